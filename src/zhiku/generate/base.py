@@ -1,0 +1,37 @@
+"""The LLM protocol: chat messages in, streamed text out."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import AsyncIterator, Iterator, Protocol, runtime_checkable
+
+Message = dict[str, str]  # {"role": "system"|"user"|"assistant", "content": ...}
+
+
+@dataclass
+class Sampling:
+    max_tokens: int = 512
+    temperature: float = 0.1
+    top_p: float = 0.9
+    top_k: int = 40
+    stop: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+@runtime_checkable
+class LLM(Protocol):
+    name: str
+
+    def stream(self, messages: list[Message], sampling: Sampling, usage: Usage | None = None) -> Iterator[str]:
+        """Yield text deltas; fills `usage` when given. Closing the iterator stops generation."""
+
+    def astream(
+        self, messages: list[Message], sampling: Sampling, usage: Usage | None = None
+    ) -> AsyncIterator[str]:
+        """Async form of stream(), for the server; cancelling it stops generation."""
+
+    def complete(self, messages: list[Message], sampling: Sampling) -> str: ...

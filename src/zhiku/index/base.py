@@ -1,0 +1,101 @@
+"""The Store protocol: what the pipeline needs from an index engine, and nothing more.
+
+A store holds one knowledge base: chunks with their text, metadata, BM25 tokens and dense vectors, plus the
+document registry (doc_id -> content hash) that makes re-ingest idempotent. Writes go per document batch and
+each document is all-or-nothing: after a crash and reopen a document is either fully its old version, fully
+its new version, or (if it was new) absent. Both engines pass tests/index/test_store_contract.py.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import numpy as np
+
+from zhiku.types import Chunk, Document, Hit
+
+SearchMode = Literal["hybrid", "bm25", "dense"]
+
+
+@dataclass
+class DocWrite:
+    """One document's new state: its registry row, chunks and their vectors (rows aligned with chunks)."""
+
+    doc: Document
+    chunks: list[Chunk]
+    vectors: np.ndarray  # (len(chunks), dim) float32, L2-normalised
+    tokens: list[list[str]]  # BM25 tokens of each chunk's index_text (jieba, stopwords removed)
+
+
+@dataclass
+class DocInfo:
+    doc_id: str
+    source: str
+    hash: str
+    chunks: int
+    meta: dict[str, Any] = field(default_factory=dict)
+    updated_at: float = 0.0
+
+
+@dataclass
+class Filters:
+    """Metadata filters applied inside the engine. Empty lists mean no restriction."""
+
+    laws: list[str] = field(default_factory=list)
+    doc_ids: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.laws or self.doc_ids)
+
+
+@dataclass
+class FusionParams:
+    bm25_weight: float = 1.0
+    dense_weight: float = 1.0
+    rrf_k: int = 60
+    candidates: int = 100
+
+
+@runtime_checkable
+class Store(Protocol):
+    name: str
+    dim: int
+
+    def write(self, batch: list[DocWrite]) -> None:
+        """Upsert documents: each one replaces all its previous chunks atomically."""
+
+    def delete(self, doc_ids: list[str]) -> int:
+        """Remove documents and their chunks; returns how many documents existed."""
+
+    def search(
+        self,
+        query_text: str,
+        query_tokens: list[str],
+        query_vector: np.ndarray | None,
+        k: int = 10,
+        mode: SearchMode = "hybrid",
+        filters: Filters | None = None,
+        fusion: FusionParams | None = None,
+    ) -> list[Hit]:
+        """Top-k chunks, best first. Hybrid fuses BM25 and dense rankings with weighted RRF.
+
+        Engines that segment text themselves (Milvus' jieba analyzer) use query_text; the embedded engine
+        uses query_tokens, segmented by zhiku.index.tokenize exactly as the chunks were.
+        """
+
+    def get_chunks(self, chunk_ids: list[str]) -> list[Hit]:
+        """Chunks by id (score 0), in the order asked; unknown ids are skipped."""
+
+    def doc_hashes(self, doc_ids: list[str] | None = None) -> dict[str, str]:
+        """doc_id -> content hash of the stored version (all documents when doc_ids is None)."""
+
+    def documents(self, source: str | None = None) -> list[DocInfo]:
+        """Registered documents, optionally only those from one source."""
+
+    def count(self) -> dict[str, int]:
+        """{"documents": n, "chunks": m}."""
+
+    def close(self) -> None: ...
+
+    def drop(self) -> None:
+        """Delete every trace of this knowledge base from the engine."""

@@ -1,0 +1,481 @@
+"""Milvus engine: one collection per knowledge base, BM25 (Milvus' jieba analyzer) + dense vectors.
+
+Works against any Milvus by URI: a standalone/cluster server, `milvus-lite server` (http://127.0.0.1:P), or a
+local `./x.db` (milvus-lite embedded in this process; single process only).
+
+Consistency. Milvus has no transactions, so the document registry lives in a small SQLite file (WAL mode) and
+every chunk row carries `rev`, a token unique to the write batch that produced it. A write goes:
+  1. registry txn: pending_rev = R for the batch's docs
+  2. insert the new rows tagged rev = R (old rows are untouched: their pks differ, pk = hash(rev, chunk_id))
+  3. registry txn: hash/rev = new, pending cleared, dirty = 1        <- the commit point
+  4. delete `doc_id in batch and rev != R`; registry: dirty = 0
+Readers only return rows whose rev is the committed rev of their doc, so a concurrent write is invisible
+until step 3 and old rows vanish at the same instant. After a crash, reconcile (on open and before every
+write, under the write lock) deletes rows of pending revs (a new doc disappears, a changed doc keeps its old
+version), finishes deletes, and removes stale revs of dirty docs. A per-batch rev (not the content hash)
+makes a same-content rewrite (e.g. re-embedded) replace its rows too, and lets each step be one expression.
+"""
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import re
+import sqlite3
+import threading
+import time
+import uuid
+from collections import defaultdict
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+from filelock import FileLock, Timeout
+
+from zhiku.errors import BackendError, ConfigError, InputError, LockedError
+from zhiku.index.base import DocInfo, DocWrite, Filters, FusionParams, SearchMode
+from zhiku.index.fusion import weighted_rrf
+from zhiku.index.tokenize import STOPWORDS
+from zhiku.types import Hit
+
+MAX_VARCHAR = 65535  # Milvus' VARCHAR limit, in bytes
+ID_LEN = 4096  # doc_id / chunk_id (doc ids are often paths)
+INSERT_ROWS = 256  # rows per insert call: keeps gRPC messages small with 1024-d vectors
+EXPR_IDS = 512  # ids per `in [...]` expression
+MAX_TOPK = 16384  # Milvus' limit on limit
+WRITE_LOCK_TIMEOUT = 600.0  # seconds a write waits for another writer of the same KB
+_PUNCT = "，。、；：？！“”‘’（）《》〈〉【】〔〕「」『』—…·,.;:?!\"'()[]{}<>-_/\\|~`@#$%^&*+=　 \t\n"
+# Same stopwords as zhiku.index.tokenize, so the Milvus BM25 index sees roughly the tokens the local one does.
+# "lowercase"/"removepunct" are real-Milvus filters (2.5.11+); milvus-lite ignores string filters, already
+# lower-cases, and drops punctuation through the stop list.
+ANALYZER = {
+    "tokenizer": "jieba",
+    "filter": ["lowercase", "removepunct", {"type": "stop", "stop_words": sorted(STOPWORDS | set(_PUNCT))}],
+}
+_OUT = ["chunk_id", "doc_id", "rev", "text", "meta"]
+
+_SCHEMA_SQL = """
+CREATE TABLE IF NOT EXISTS docs (
+    doc_id TEXT PRIMARY KEY,
+    source TEXT NOT NULL DEFAULT '',
+    hash TEXT,                       -- NULL until the first commit
+    rev TEXT,                        -- rev of the committed rows
+    chunks INTEGER NOT NULL DEFAULT 0,
+    meta TEXT NOT NULL DEFAULT '{}',
+    updated_at REAL NOT NULL DEFAULT 0,
+    pending_rev TEXT,                -- rows with this rev may exist but are not committed
+    dirty INTEGER NOT NULL DEFAULT 0,    -- rows with rev != rev may still exist
+    deleting INTEGER NOT NULL DEFAULT 0  -- delete started: rows may exist, doc is gone
+);
+CREATE INDEX IF NOT EXISTS docs_source ON docs(source);
+"""
+_LIVE = "hash IS NOT NULL AND deleting = 0"
+
+
+def collection_name(name: str, prefix: str = "zhiku_") -> str:
+    """Milvus allows [A-Za-z0-9_] (first char not a digit), max 255: other names get a stable hash suffix."""
+    if re.fullmatch(r"[A-Za-z0-9_]{1,200}", name):
+        out = prefix + name
+    else:
+        slug = re.sub(r"[^A-Za-z0-9_]+", "_", name).strip("_")[:60]
+        digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:16]
+        out = f"{prefix}{slug}_{digest}" if slug else f"{prefix}{digest}"
+    return out if re.match(r"[A-Za-z_]", out) else "_" + out
+
+
+def quote(s: str) -> str:
+    """A Milvus filter string literal."""
+    esc = s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
+    return f'"{esc}"'
+
+
+def _in(field: str, values: list[str]) -> str:
+    return f"{field} in [{', '.join(quote(v) for v in values)}]"
+
+
+def _batches(xs: list, n: int) -> Iterator[list]:
+    for i in range(0, len(xs), n):
+        yield xs[i : i + n]
+
+
+def _fit(text: str, limit: int = MAX_VARCHAR) -> str:
+    """Truncate to `limit` UTF-8 bytes on a character boundary."""
+    b = text.encode("utf-8")
+    return text if len(b) <= limit else b[:limit].decode("utf-8", "ignore")
+
+
+class MilvusStore:
+    def __init__(
+        self,
+        uri: str,
+        name: str,
+        dim: int,
+        registry_path: Path,
+        token: str = "",
+        collection_prefix: str = "zhiku_",
+    ):
+        try:
+            import pymilvus
+        except ImportError as e:  # optional extra
+            raise ConfigError("the Milvus engine needs pymilvus: pip install 'zhiku[milvus]'") from e
+        self._pm = pymilvus
+        self.uri, self.name, self.dim = str(uri), name, int(dim)
+        self.collection = collection_name(name, collection_prefix)
+        self.registry_path = Path(registry_path)
+        self._mu = threading.RLock()  # one sqlite connection, shared by threads
+        self._client = self._connect(token)
+        self._ensure_collection()
+        self.registry_path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(self.registry_path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")  # the registry is the commit point: make it durable
+        self._db.execute("PRAGMA busy_timeout=30000")
+        self._db.executescript(_SCHEMA_SQL)
+        self._write_lock = FileLock(str(self.registry_path) + ".lock")
+        try:  # only if no other writer is alive: its pending rows are legitimate
+            with self._write_lock.acquire(timeout=0):
+                self._reconcile()
+        except Timeout:
+            pass
+
+    # ---- connection -------------------------------------------------------------------------------------------
+
+    def _connect(self, token: str):
+        local = not re.match(r"(?i)(https?|tcp|unix)://|unix:", self.uri)
+        if local and not self.uri.endswith(".db"):
+            raise ConfigError(f"Milvus uri {self.uri!r}: use http://host:port, or a local path ending in .db")
+        if local:
+            Path(self.uri).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            return self._pm.MilvusClient(uri=self.uri, token=token, timeout=30)
+        except Exception as e:
+            if local and _dir_locked(Path(self.uri)):
+                raise LockedError(f"{self.uri}: another process has this milvus-lite database open "
+                                  "(a local .db is single-process; serve it with `milvus-lite server`)") from e
+            raise BackendError(f"Milvus at {self.uri}: {_reason(e)}") from e
+
+    @contextmanager
+    def _call(self, what: str):
+        """Turn any client/server failure into a BackendError that names the server."""
+        try:
+            yield
+        except (BackendError, InputError, ConfigError, LockedError):
+            raise
+        except Exception as e:
+            raise BackendError(f"Milvus at {self.uri}: {what} on '{self.collection}': {_reason(e)}") from e
+
+    def _ensure_collection(self) -> None:
+        pm, c = self._pm, self._client
+        with self._call("open collection"):
+            if c.has_collection(self.collection):
+                fields = {f["name"]: f for f in c.describe_collection(self.collection)["fields"]}
+                have = int(fields.get("dense", {}).get("params", {}).get("dim", -1))
+                if have != self.dim or "rev" not in fields:
+                    raise ConfigError(
+                        f"knowledge base '{self.name}': Milvus collection '{self.collection}' has dim {have}, "
+                        f"expected {self.dim} (different embedder?) or is not a zhiku collection"
+                    )
+            else:
+                s = pm.MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False, description=self.name)
+                # pk = hash(rev, chunk_id): two versions of a chunk coexist during a write (see module doc), and
+                # Milvus deletes by pk, so a pk equal to chunk_id would make "delete the old version" hit the new
+                # one too. 128-bit hex VARCHAR: fixed size, collision-free in practice, unlike a 63-bit INT64 hash.
+                s.add_field("pk", pm.DataType.VARCHAR, is_primary=True, max_length=32)
+                s.add_field("chunk_id", pm.DataType.VARCHAR, max_length=ID_LEN + 16)
+                s.add_field("doc_id", pm.DataType.VARCHAR, max_length=ID_LEN)
+                s.add_field("rev", pm.DataType.VARCHAR, max_length=32)
+                s.add_field("law", pm.DataType.VARCHAR, max_length=512)  # scalar field: cheap exact filter
+                s.add_field("ordinal", pm.DataType.INT64)
+                s.add_field("text", pm.DataType.VARCHAR, max_length=MAX_VARCHAR)
+                s.add_field("index_text", pm.DataType.VARCHAR, max_length=MAX_VARCHAR,
+                            enable_analyzer=True, analyzer_params=ANALYZER)
+                s.add_field("meta", pm.DataType.JSON)
+                s.add_field("dense", pm.DataType.FLOAT_VECTOR, dim=self.dim)
+                s.add_field("sparse", pm.DataType.SPARSE_FLOAT_VECTOR)
+                s.add_function(pm.Function(name="bm25", function_type=pm.FunctionType.BM25,
+                                           input_field_names=["index_text"], output_field_names=["sparse"]))
+                ix = c.prepare_index_params()
+                # vectors are L2-normalised: COSINE == IP, and COSINE stays right if one is not
+                ix.add_index(field_name="dense", index_type="HNSW", metric_type="COSINE",
+                             params={"M": 16, "efConstruction": 200})
+                ix.add_index(field_name="sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
+                ix.add_index(field_name="doc_id", index_type="INVERTED")
+                ix.add_index(field_name="law", index_type="INVERTED")
+                # Strong: a search right after a write sees it (real Milvus defaults to Bounded)
+                c.create_collection(self.collection, schema=s, index_params=ix, consistency_level="Strong")
+            c.load_collection(self.collection)  # a reopened collection is NotLoad until this
+
+    # ---- registry ---------------------------------------------------------------------------------------------
+
+    @contextmanager
+    def _txn(self) -> Iterator[sqlite3.Connection]:
+        with self._mu:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _rows(self, sql: str, args: tuple | list = ()) -> list[tuple]:
+        with self._mu:
+            return self._db.execute(sql, tuple(args)).fetchall()
+
+    def _committed_revs(self, doc_ids: set[str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        ids = list(doc_ids)
+        for part in _batches(ids, 900):
+            q = f"SELECT doc_id, rev FROM docs WHERE {_LIVE} AND doc_id IN ({','.join('?' * len(part))})"
+            out.update(self._rows(q, part))
+        return out
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        try:
+            with self._write_lock.acquire(timeout=WRITE_LOCK_TIMEOUT):
+                yield
+        except Timeout:
+            raise LockedError(f"knowledge base '{self.name}': another process is writing "
+                              f"(lock {self.registry_path}.lock)") from None
+
+    def _delete_rows(self, expr: str) -> None:
+        with self._call("delete"):
+            self._client.delete(self.collection, filter=expr)
+
+    def _reconcile(self) -> None:
+        """Finish or undo whatever a crashed writer left (idempotent; caller holds the write lock)."""
+        pending = [r[0] for r in self._rows("SELECT DISTINCT pending_rev FROM docs WHERE pending_rev IS NOT NULL")]
+        for rev in pending:  # a batch rev is never committed while any of its docs is still pending
+            self._delete_rows(f"rev == {quote(rev)}")
+        if pending:
+            with self._txn() as db:
+                db.execute("DELETE FROM docs WHERE pending_rev IS NOT NULL AND hash IS NULL")
+                db.execute("UPDATE docs SET pending_rev = NULL WHERE pending_rev IS NOT NULL")
+        gone = [r[0] for r in self._rows("SELECT doc_id FROM docs WHERE deleting = 1")]
+        if gone:
+            self._delete_docs(gone)
+        dirty: dict[str, list[str]] = defaultdict(list)
+        for doc_id, rev in self._rows("SELECT doc_id, rev FROM docs WHERE dirty = 1"):
+            dirty[rev].append(doc_id)
+        for rev, ids in dirty.items():
+            self._clean(ids, rev)
+
+    def _clean(self, doc_ids: list[str], rev: str) -> None:
+        for part in _batches(doc_ids, EXPR_IDS):
+            self._delete_rows(f"{_in('doc_id', part)} and rev != {quote(rev)}")
+        with self._txn() as db:
+            db.executemany("UPDATE docs SET dirty = 0 WHERE doc_id = ? AND rev = ?", [(d, rev) for d in doc_ids])
+
+    def _delete_docs(self, doc_ids: list[str]) -> None:
+        for part in _batches(doc_ids, EXPR_IDS):
+            self._delete_rows(_in("doc_id", part))
+        with self._txn() as db:
+            db.executemany("DELETE FROM docs WHERE doc_id = ? AND deleting = 1", [(d,) for d in doc_ids])
+
+    # ---- writes -----------------------------------------------------------------------------------------------
+
+    def write(self, batch: list[DocWrite]) -> None:
+        by_id = {w.doc.doc_id: w for w in batch}  # a doc repeated in a batch: the last one wins
+        if not by_id:
+            return
+        rows = []
+        rev = uuid.uuid4().hex[:16]
+        for w in by_id.values():
+            vecs = np.asarray(w.vectors, dtype=np.float32).reshape(len(w.chunks), -1) if w.chunks else None
+            if w.chunks and vecs.shape[1] != self.dim:
+                raise InputError(f"{w.doc.doc_id}: vectors have dim {vecs.shape[1]}, knowledge base '{self.name}' "
+                                 f"has {self.dim}")
+            for i, ch in enumerate(w.chunks):
+                if len(ch.text.encode("utf-8")) > MAX_VARCHAR or len(ch.chunk_id.encode("utf-8")) > ID_LEN:
+                    raise InputError(f"{ch.chunk_id[:200]}: chunk text over {MAX_VARCHAR} bytes or id over "
+                                     f"{ID_LEN} bytes (Milvus VARCHAR limit)")
+                law = str(ch.meta.get("law") or w.doc.meta.get("law") or "")
+                rows.append({
+                    "pk": hashlib.blake2b(f"{rev}\x00{ch.chunk_id}".encode(), digest_size=16).hexdigest(),
+                    "chunk_id": ch.chunk_id, "doc_id": w.doc.doc_id, "rev": rev, "law": _fit(law, 512),
+                    "ordinal": int(ch.ordinal), "text": ch.text, "index_text": _fit(ch.index_text or ch.text),
+                    "meta": ch.meta, "dense": vecs[i].tolist(),
+                })
+        ids = list(by_id)
+        with self._locked():
+            self._reconcile()
+            with self._txn() as db:  # 1. announce
+                db.executemany(
+                    "INSERT INTO docs (doc_id, pending_rev) VALUES (?, ?) "
+                    "ON CONFLICT(doc_id) DO UPDATE SET pending_rev = excluded.pending_rev",
+                    [(d, rev) for d in ids],
+                )
+            for part in _batches(rows, INSERT_ROWS):  # 2. new rows, invisible until committed
+                with self._call("insert"):
+                    self._client.insert(self.collection, part)
+            now = time.time()
+            with self._txn() as db:  # 3. commit
+                db.executemany(
+                    "UPDATE docs SET source = ?, hash = ?, rev = ?, chunks = ?, meta = ?, updated_at = ?, "
+                    "pending_rev = NULL, dirty = 1, deleting = 0 WHERE doc_id = ?",
+                    [(w.doc.source, w.doc.hash, rev, len(w.chunks), json.dumps(w.doc.meta, ensure_ascii=False,
+                      default=str), now, d) for d, w in by_id.items()],
+                )
+            self._clean(ids, rev)  # 4. old rows out
+
+    def delete(self, doc_ids: list[str]) -> int:
+        ids = list(dict.fromkeys(doc_ids))
+        if not ids:
+            return 0
+        with self._locked():
+            self._reconcile()
+            existed = self._committed_revs(set(ids))
+            with self._txn() as db:  # from here on the docs are gone for readers; rows follow
+                db.executemany("UPDATE docs SET deleting = 1 WHERE doc_id = ?", [(d,) for d in ids])
+            self._delete_docs(ids)
+        return len(existed)
+
+    # ---- reads ------------------------------------------------------------------------------------------------
+
+    def _expr(self, filters: Filters | None) -> str:
+        parts = []
+        if filters and filters.laws:
+            parts.append(_in("law", filters.laws))
+        if filters and filters.doc_ids:
+            parts.append(_in("doc_id", filters.doc_ids))
+        return " and ".join(parts)
+
+    def _visible(self, rows: list[dict]) -> list[dict]:
+        """Rows of committed versions only (hides an in-flight write and not-yet-deleted old rows)."""
+        revs = self._committed_revs({r["doc_id"] for r in rows})
+        return [r for r in rows if revs.get(r["doc_id"]) == r["rev"]]
+
+    def _search(self, field: str, data: Any, metric: str, limit: int, expr: str) -> list[dict]:
+        with self._call(f"{metric} search"):
+            res = self._client.search(
+                self.collection, data=[data], anns_field=field, limit=min(limit, MAX_TOPK), filter=expr,
+                output_fields=_OUT, search_params={"metric_type": metric},
+            )[0]
+        rows = [dict(h["entity"], distance=float(h["distance"])) for h in res]
+        return self._visible(rows)
+
+    def search(
+        self,
+        query_text: str,
+        query_tokens: list[str],
+        query_vector: np.ndarray | None,
+        k: int = 10,
+        mode: SearchMode = "hybrid",
+        filters: Filters | None = None,
+        fusion: FusionParams | None = None,
+    ) -> list[Hit]:
+        """BM25 runs on query_text through Milvus' own jieba analyzer (query_tokens is not needed)."""
+        if k <= 0:
+            return []
+        fusion = fusion or FusionParams()
+        expr = self._expr(filters)
+        use_bm25 = mode in ("hybrid", "bm25") and bool(query_text.strip())
+        use_dense = mode in ("hybrid", "dense") and query_vector is not None
+        if mode == "hybrid":  # a switched-off retriever is not even queried
+            use_bm25 &= fusion.bm25_weight > 0
+            use_dense &= fusion.dense_weight > 0
+        # fetch 2k in single modes so hidden rows of an in-flight write cannot starve the top k
+        n = max(k, fusion.candidates) if mode == "hybrid" else 2 * k
+        bm25, dense = [], []
+        if use_bm25:  # BM25 distances come back negative (best = most negative): score = -distance
+            bm25 = [dict(r, score=-r["distance"]) for r in self._search("sparse", query_text, "BM25", n, expr)]
+        if use_dense:
+            vec = np.asarray(query_vector, dtype=np.float32).reshape(-1).tolist()
+            dense = [dict(r, score=r["distance"]) for r in self._search("dense", vec, "COSINE", n, expr)]
+        rows: dict[str, dict] = {}
+        scores: dict[str, dict[str, float]] = defaultdict(dict)
+        for key, hits in (("bm25", bm25), ("dense", dense)):
+            for r in hits:
+                rows.setdefault(r["chunk_id"], r)
+                scores[r["chunk_id"]].setdefault(key, r["score"])
+        if mode == "hybrid":
+            # Client-side weighted RRF, the very function the local engine uses: Milvus' RRFRanker cannot
+            # weight, WeightedRanker fuses scores (not ranks), and neither returns the per-retriever scores.
+            ranked = weighted_rrf(
+                [[r["chunk_id"] for r in bm25], [r["chunk_id"] for r in dense]],
+                [fusion.bm25_weight, fusion.dense_weight], fusion.rrf_k,
+            )
+        else:
+            ranked = [(r["chunk_id"], r["score"]) for r in (bm25 if mode == "bm25" else dense)]
+        return [_hit(rows[cid], score, scores[cid]) for cid, score in ranked[:k]]
+
+    def get_chunks(self, chunk_ids: list[str]) -> list[Hit]:
+        found: dict[str, dict] = {}
+        for part in _batches(list(dict.fromkeys(chunk_ids)), EXPR_IDS):
+            with self._call("query"):
+                rows = self._client.query(self.collection, filter=_in("chunk_id", part), output_fields=_OUT)
+            found.update((r["chunk_id"], r) for r in self._visible(list(rows)))
+        return [_hit(found[c], 0.0, {}) for c in chunk_ids if c in found]
+
+    def doc_hashes(self, doc_ids: list[str] | None = None) -> dict[str, str]:
+        if doc_ids is None:
+            return dict(self._rows(f"SELECT doc_id, hash FROM docs WHERE {_LIVE}"))
+        out: dict[str, str] = {}
+        for part in _batches(list(doc_ids), 900):
+            q = f"SELECT doc_id, hash FROM docs WHERE {_LIVE} AND doc_id IN ({','.join('?' * len(part))})"
+            out.update(self._rows(q, part))
+        return out
+
+    def documents(self, source: str | None = None) -> list[DocInfo]:
+        q = f"SELECT doc_id, source, hash, chunks, meta, updated_at FROM docs WHERE {_LIVE}"
+        rows = self._rows(q + " ORDER BY doc_id") if source is None else self._rows(
+            q + " AND source = ? ORDER BY doc_id", (source,))
+        return [DocInfo(d, s, h, n, json.loads(m), t) for d, s, h, n, m, t in rows]
+
+    def count(self) -> dict[str, int]:
+        n, m = self._rows(f"SELECT COUNT(*), COALESCE(SUM(chunks), 0) FROM docs WHERE {_LIVE}")[0]
+        return {"documents": int(n), "chunks": int(m)}
+
+    def close(self) -> None:
+        with self._mu:
+            if self._db is not None:
+                self._db.close()
+                self._db = None  # type: ignore[assignment]
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def drop(self) -> None:
+        with self._locked():
+            with self._call("drop collection"):
+                if self._client.has_collection(self.collection):
+                    self._client.drop_collection(self.collection)
+            self.close()
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(self.registry_path) + suffix).unlink(missing_ok=True)
+        Path(str(self.registry_path) + ".lock").unlink(missing_ok=True)
+
+    def __enter__(self) -> MilvusStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _hit(r: dict, score: float, scores: dict[str, float]) -> Hit:
+    return Hit(chunk_id=r["chunk_id"], doc_id=r["doc_id"], text=r["text"], score=float(score),
+               meta=dict(r.get("meta") or {}), scores=dict(scores))
+
+
+def _reason(e: Exception) -> str:
+    msg = getattr(e, "message", None) or str(e) or type(e).__name__
+    return str(msg).strip()
+
+
+def _dir_locked(path: Path) -> bool:
+    """Does another process hold milvus-lite's flock on `<db dir>/LOCK`?"""
+    lock = path / "LOCK"
+    if not lock.exists():
+        return False
+    fd = os.open(lock, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    except OSError:
+        return True
+    finally:
+        os.close(fd)

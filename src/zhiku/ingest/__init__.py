@@ -1,0 +1,1 @@
+"""Ingest: files and pasted text → Documents (loaders) → Chunks (chunkers)."""

@@ -1,0 +1,173 @@
+"""The ingest component: paths or pasted lines -> documents -> chunks -> tokens + vectors -> store.
+
+Idempotent by content hash: an unchanged document is skipped, a changed one replaces its chunks in one atomic
+store write, and documents that disappeared from a re-ingested file are removed. A bad file is reported and
+skipped; the rest of the batch still goes in.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from zhiku.config import Settings
+from zhiku.errors import InputError, ZhikuError
+from zhiku.index.base import DocWrite
+from zhiku.index.tokenize import tokenize
+from zhiku.ingest.chunkers import chunk_document
+from zhiku.ingest.loaders import SUPPORTED_SUFFIXES, load
+from zhiku.ingest.loaders.lines import documents_from_lines
+from zhiku.kb import KnowledgeBase
+from zhiku.types import Document
+
+log = logging.getLogger("zhiku.ingest")
+
+# Progress callback: (files_done, files_total, chunks_done, current_name)
+Progress = Callable[[int, int, int, str], None]
+
+
+@dataclass
+class IngestReport:
+    kb: str
+    files: int = 0
+    files_failed: dict[str, str] = field(default_factory=dict)
+    files_skipped: list[str] = field(default_factory=list)  # unsupported types met while walking folders
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    chunks: int = 0
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.files_failed
+
+    def to_dict(self) -> dict:
+        d = dict(self.__dict__)
+        d["chunks_per_s"] = round(self.chunks / self.seconds, 1) if self.seconds else 0.0
+        return d
+
+
+def supported(path: Path) -> bool:
+    name = path.name.lower()
+    return any(name.endswith(s) for s in SUPPORTED_SUFFIXES)
+
+
+def expand_paths(paths: Iterable[Path], report: IngestReport) -> list[Path]:
+    """Files to ingest, folders walked recursively (hidden entries skipped); missing paths are reported."""
+    out: list[Path] = []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            for f in sorted(p.rglob("*")):
+                if f.is_file() and not any(part.startswith(".") for part in f.relative_to(p).parts):
+                    (out if supported(f) else report.files_skipped).append(f if supported(f) else str(f))
+        elif p.exists():
+            out.append(p)
+        else:
+            report.files_failed[str(p)] = f"{p}: no such file or directory"
+    return out
+
+
+class Ingestor:
+    def __init__(self, kb: KnowledgeBase, settings: Settings, chunker: str | None = None):
+        self.kb, self.settings = kb, settings
+        self.chunker = chunker or settings.chunk.chunker
+
+    def run(
+        self,
+        paths: Iterable[Path] = (),
+        lines: Iterable[str] = (),
+        source: str = "text",
+        progress: Progress | None = None,
+    ) -> IngestReport:
+        t0 = time.perf_counter()
+        report = IngestReport(kb=self.kb.name)
+        files = expand_paths(paths, report)
+        line_docs = documents_from_lines(lines, source=source) if lines else []
+        total = len(files) + (1 if line_docs else 0)
+        report.files = total
+        done = 0
+        if line_docs:
+            self._ingest_docs(line_docs, report, progress, done, total, source)
+            done += 1
+            if progress:
+                progress(done, total, report.chunks, source)
+        max_bytes = int(self.settings.ingest.max_file_mb * 1024 * 1024)
+        for f in files:
+            try:
+                result = load(f, max_bytes=max_bytes, ocr=self.settings.ingest.ocr)
+                report.warnings += result.warnings
+                self._ingest_docs(result.documents, report, progress, done, total, str(f))
+                if not result.warnings:
+                    self._remove_stale(str(Path(f).resolve()), {d.doc_id for d in result.documents}, report)
+            except ZhikuError as e:
+                report.files_failed[str(f)] = str(e)
+                log.warning("ingest failed: %s", e)
+            except Exception as e:  # a parser bug must not sink the batch; name the file
+                report.files_failed[str(f)] = f"{f}: {type(e).__name__}: {e}"
+                log.exception("ingest crashed on %s", f)
+            done += 1
+            if progress:
+                progress(done, total, report.chunks, f.name)
+        if hasattr(self.kb.store, "flush"):
+            self.kb.store.flush()
+        report.seconds = time.perf_counter() - t0
+        return report
+
+    def _ingest_docs(self, docs: list[Document], report: IngestReport, progress, done, total, name) -> None:
+        if not docs:
+            return
+        store, s = self.kb.store, self.settings
+        known = store.doc_hashes([d.doc_id for d in docs])
+        batch_size = s.ingest.batch_docs
+        pending: list[Document] = []
+        for d in docs:
+            old = known.get(d.doc_id)
+            if old == d.hash:
+                report.unchanged += 1
+                continue
+            if old is None:
+                report.added += 1
+            else:
+                report.updated += 1
+            pending.append(d)
+            if len(pending) >= batch_size:
+                self._write(pending, report)
+                pending = []
+                if progress:
+                    progress(done, total, report.chunks, name)
+        if pending:
+            self._write(pending, report)
+
+    def _write(self, docs: list[Document], report: IngestReport) -> None:
+        c = self.settings.chunk
+        per_doc = []
+        texts: list[str] = []
+        for d in docs:
+            chunks = chunk_document(d, self.chunker, size=c.size, overlap=c.overlap, max_article_chars=c.max_article_chars)
+            per_doc.append((d, chunks))
+            texts += [ch.index_text for ch in chunks]
+        vectors = self.kb.embedder.embed_documents(texts)
+        batch, i = [], 0
+        for d, chunks in per_doc:
+            n = len(chunks)
+            batch.append(DocWrite(doc=d, chunks=chunks, vectors=vectors[i : i + n], tokens=[tokenize(ch.index_text) for ch in chunks]))
+            i += n
+        self.kb.store.write(batch)
+        report.chunks += len(texts)
+
+    def _remove_stale(self, source: str, seen: set[str], report: IngestReport) -> None:
+        """Records that vanished from a re-ingested file leave the KB too."""
+        stale = [d.doc_id for d in self.kb.store.documents(source=source) if d.doc_id not in seen]
+        if stale:
+            report.removed += self.kb.store.delete(stale)
+
+
+def require_input(paths: list[Path], lines: list[str]) -> None:
+    if not paths and not lines:
+        raise InputError("nothing to ingest: give paths, --text, or pipe lines on stdin")

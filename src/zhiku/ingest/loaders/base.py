@@ -1,0 +1,126 @@
+"""What every loader returns, and the two ways a file becomes Documents: whole-file text, or one per record."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from zhiku.errors import InputError
+from zhiku.ingest import statute
+from zhiku.types import Document
+
+TEXT_FIELDS = ("text", "content", "body", "正文", "内容")
+MAX_WARNINGS = 50
+
+
+@dataclass
+class LoadResult:
+    """Documents of one file plus the problems that did not stop it (bad records, pages without text).
+
+    Warnings are full sentences starting with the file path, ready to show to a user.
+    """
+
+    documents: list[Document] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def warn(self, message: str) -> None:
+        # A 58k-line file with a systematic problem must not produce 58k warnings.
+        if len(self.warnings) < MAX_WARNINGS:
+            self.warnings.append(message)
+        elif len(self.warnings) == MAX_WARNINGS:
+            self.warnings.append("… further warnings omitted")
+
+
+def corrupt(path: Path, what: str, exc: BaseException) -> InputError:
+    if type(exc).__name__ in ("BadZipFile", "PackageNotFoundError"):
+        reason = "not a zip package (Office files are zip archives)"
+    else:  # library messages can be long or repeat the path; keep the gist
+        reason = " ".join(str(exc).replace(str(path), "").split())[:160] or type(exc).__name__
+    return InputError(f"{path}: corrupt or unreadable {what}: {reason}")
+
+
+def file_meta(path: Path, fmt: str, title: str) -> dict[str, Any]:
+    return {"title": title, "format": fmt, "path": str(path.resolve())}
+
+
+def text_document(
+    path: Path, text: str, fmt: str, title: str | None = None, min_articles: int = 3, **meta: Any
+) -> Document:
+    """A whole-file Document; statutes get kind="law" and meta["law"] so the legal chunker takes them."""
+    source = str(path.resolve())
+    law = None
+    if statute.looks_like_statute(text, min_articles):
+        law = title or _first_line_title(text) or statute.stem_title(path.stem)
+    m = file_meta(path, fmt, law or title or statute.stem_title(path.stem))
+    if law:
+        m["law"] = law
+        if (date := statute.stem_date(path.stem)) is not None:
+            m.setdefault("version", date)
+    m.update(meta)
+    return Document(doc_id=source, text=text, source=source, meta=m, kind="law" if law else "")
+
+
+def _first_line_title(text: str) -> str | None:
+    for line in text.split("\n", 20)[:20]:
+        if line.strip():
+            return statute.title_like(line)
+    return None
+
+
+def record_document(record: dict[str, Any], path: Path, fmt: str, ref: str, default_title: str) -> Document:
+    """One Document per record; raises ValueError (the caller turns it into a warning) without a text field."""
+    key = next((k for k in TEXT_FIELDS if isinstance(record.get(k), str) and record[k].strip()), None)
+    if key is None:
+        raise ValueError(f"no text field (expected one of {', '.join(TEXT_FIELDS)})")
+    source = str(path.resolve())
+    meta = {k: v for k, v in record.items() if k != key}
+    law, article = meta.get("law"), meta.get("article")
+    kind = "law_article" if law and article else ""
+    if kind:
+        title = f"《{law}》{article}"
+    else:
+        title = next((str(meta[k]) for k in ("title", "标题", "name", "名称") if meta.get(k)), default_title)
+    meta.setdefault("title", title)
+    meta.setdefault("format", fmt)
+    meta.setdefault("path", source)
+    rid = record.get("id")
+    doc_id = str(rid) if rid not in (None, "") else f"{source}#{ref}"
+    return Document(doc_id=doc_id, text=record[key], source=source, meta=meta, kind=kind)
+
+
+def row_text(row: dict[str, Any]) -> str:
+    """A table row without a text column, readable and searchable: "列1: 值1；列2: 值2"."""
+    return "；".join(f"{k}: {v}" for k, v in row.items() if k and v not in (None, "") and str(v).strip())
+
+
+class Records:
+    """Collects record Documents and per-record problems; the file fails only when nothing was usable."""
+
+    def __init__(self, path: Path, fmt: str) -> None:
+        self.path, self.fmt = path, fmt
+        self.result = LoadResult()
+        self.first_problem: str | None = None
+        self._seen: set[str] = set()
+
+    def add(self, record: Any, ref: str, where: str, default_title: str) -> None:
+        """`ref` goes into fallback doc ids ("L12"), `where` into messages ("line 12")."""
+        if not isinstance(record, dict):
+            return self.problem(where, f"not an object ({type(record).__name__})")
+        try:
+            doc = record_document(record, self.path, self.fmt, ref, default_title)
+        except ValueError as exc:
+            return self.problem(where, str(exc))
+        if doc.doc_id in self._seen:  # same id twice would silently overwrite in the store
+            return self.problem(where, f"duplicate id {doc.doc_id!r} (record skipped)")
+        self._seen.add(doc.doc_id)
+        self.result.documents.append(doc)
+
+    def problem(self, where: str, message: str) -> None:
+        text = f"{where}: {message}"
+        self.first_problem = self.first_problem or text
+        self.result.warn(f"{self.path}: {text}")
+
+    def finish(self) -> LoadResult:
+        if not self.result.documents and self.first_problem:
+            raise InputError(f"{self.path}: no usable records; first problem: {self.first_problem}")
+        return self.result

@@ -1,0 +1,164 @@
+"""The golden path, top to bottom: condense -> retrieve -> relevance gate -> prompt -> stream -> cite.
+
+One `RagPipeline` serves the CLI, the HTTP API and the web UI. It is split into `prepare` (everything before
+generation) and `finish` (everything after), so the sync `stream()` and the server's async `astream()` share all
+logic and differ only in how tokens are pulled from the LLM.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import AsyncIterator, Iterator
+
+from zhiku.config import Settings
+from zhiku.generate.base import LLM, Message, Sampling, Usage
+from zhiku.generate.prompts import NO_BASIS_ANSWER, build_condense_messages, build_messages, parse_citations
+from zhiku.index.base import Filters
+from zhiku.kb import KnowledgeBase
+from zhiku.retrieve.hybrid import HybridRetriever
+from zhiku.retrieve.relevance import has_basis
+from zhiku.types import Answer, Citation, Hit
+
+
+@dataclass
+class TokenEvent:
+    text: str
+
+
+@dataclass
+class SourcesEvent:
+    """Sent before the first token: what the answer will be grounded on."""
+
+    sources: list[Citation]
+    question: str
+    grounded: bool
+    retrieval_ms: float
+
+
+@dataclass
+class DoneEvent:
+    answer: Answer
+
+
+Event = TokenEvent | SourcesEvent | DoneEvent
+
+
+@dataclass
+class Prepared:
+    question: str  # the standalone question actually searched
+    original: str
+    hits: list[Hit]
+    grounded: bool
+    messages: list[Message]
+    timings: dict[str, float] = field(default_factory=dict)
+    t0: float = 0.0
+
+    @property
+    def sources(self) -> list[Citation]:
+        return [Citation(i + 1, h) for i, h in enumerate(self.hits)]
+
+
+class RagPipeline:
+    def __init__(self, kb: KnowledgeBase, llm: LLM, settings: Settings):
+        self.kb, self.llm, self.settings = kb, llm, settings
+        self.retriever = HybridRetriever(kb.store, kb.embedder, settings.retrieval)
+
+    def sampling(self, **overrides) -> Sampling:
+        s = self.settings.llm
+        out = Sampling(max_tokens=s.max_tokens, temperature=s.temperature, top_p=s.top_p, top_k=s.top_k)
+        for k, v in overrides.items():
+            if v is not None:
+                setattr(out, k, v)
+        return out
+
+    # ---------- before generation ----------
+    def condense(self, question: str, history: list[Message] | None) -> str:
+        """Rewrite a follow-up into a standalone question using the last turns (no-op without history)."""
+        turns = (history or [])[-2 * self.settings.chat.history_turns :]
+        if not turns:
+            return question
+        text = self.llm.complete(build_condense_messages(turns, question), Sampling(max_tokens=96, temperature=0.0))
+        text = text.strip().splitlines()[0].strip() if text.strip() else ""
+        return text or question
+
+    def prepare(
+        self,
+        question: str,
+        history: list[Message] | None = None,
+        top_k: int | None = None,
+        filters: Filters | None = None,
+    ) -> Prepared:
+        t0 = time.perf_counter()
+        timings: dict[str, float] = {}
+        standalone = self.condense(question, history)
+        t1 = time.perf_counter()
+        if history:
+            timings["condense_ms"] = (t1 - t0) * 1000
+        rs = self.settings.retrieval
+        hits = self.retriever.run(standalone, k=top_k or rs.top_k, filters=filters, timings=timings)
+        timings["retrieval_ms"] = (time.perf_counter() - t1) * 1000
+        grounded = has_basis(hits, rs.min_relevance)
+        if not grounded:
+            hits = []
+        messages = build_messages(standalone, hits, max_source_chars=rs.max_source_chars)
+        return Prepared(standalone, question, hits, grounded, messages, timings, t0)
+
+    # ---------- after generation ----------
+    def finish(self, p: Prepared, text: str, usage: Usage, ttft_ms: float | None) -> Answer:
+        text = text.strip()
+        sources = p.sources
+        cited = [sources[n - 1] for n in parse_citations(text, len(sources))]
+        timings = dict(p.timings)
+        if ttft_ms is not None:
+            timings["ttft_ms"] = ttft_ms
+        timings["total_ms"] = (time.perf_counter() - p.t0) * 1000
+        return Answer(
+            text=text,
+            citations=cited,
+            sources=sources,
+            question=p.question,
+            grounded=p.grounded,
+            timings=timings,
+            usage={"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens},
+        )
+
+    def _no_basis(self, p: Prepared) -> Answer:
+        return self.finish(p, NO_BASIS_ANSWER, Usage(), ttft_ms=(time.perf_counter() - p.t0) * 1000)
+
+    # ---------- the two drivers ----------
+    def stream(self, question: str, history: list[Message] | None = None, filters: Filters | None = None,
+               top_k: int | None = None, **sampling) -> Iterator[Event]:
+        p = self.prepare(question, history, top_k=top_k, filters=filters)
+        yield SourcesEvent(p.sources, p.question, p.grounded, p.timings["retrieval_ms"])
+        if not p.grounded:
+            yield TokenEvent(NO_BASIS_ANSWER)
+            yield DoneEvent(self._no_basis(p))
+            return
+        usage, parts, ttft = Usage(), [], None
+        for delta in self.llm.stream(p.messages, self.sampling(**sampling), usage):
+            if ttft is None:
+                ttft = (time.perf_counter() - p.t0) * 1000
+            parts.append(delta)
+            yield TokenEvent(delta)
+        yield DoneEvent(self.finish(p, "".join(parts), usage, ttft))
+
+    async def astream(self, p: Prepared, **sampling) -> AsyncIterator[Event]:
+        """Async generation for a `prepare`d question (the server runs `prepare` in a worker thread)."""
+        yield SourcesEvent(p.sources, p.question, p.grounded, p.timings["retrieval_ms"])
+        if not p.grounded:
+            yield TokenEvent(NO_BASIS_ANSWER)
+            yield DoneEvent(self._no_basis(p))
+            return
+        usage, parts, ttft = Usage(), [], None
+        async for delta in self.llm.astream(p.messages, self.sampling(**sampling), usage):
+            if ttft is None:
+                ttft = (time.perf_counter() - p.t0) * 1000
+            parts.append(delta)
+            yield TokenEvent(delta)
+        yield DoneEvent(self.finish(p, "".join(parts), usage, ttft))
+
+    def ask(self, question: str, history: list[Message] | None = None, **kw) -> Answer:
+        for ev in self.stream(question, history, **kw):
+            if isinstance(ev, DoneEvent):
+                return ev.answer
+        raise RuntimeError("pipeline ended without an answer")  # unreachable: stream always ends with DoneEvent

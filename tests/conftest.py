@@ -1,0 +1,79 @@
+"""Shared fixtures: an isolated ZHIKU_HOME per session, the small bundled model for generation tests, and one
+real knowledge base built from real statutes in samples/laws (ingested once per session)."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLES = REPO / "samples" / "laws"
+SHARED = REPO.parent / "shared" / "data"
+# A few well-known laws: fast to embed, enough for real retrieval and answers.
+LAW_FILES = [
+    SAMPLES / "社会法" / "劳动合同法(2012-12-28).md",
+    SAMPLES / "民法典" / "婚姻家庭编.md",
+    SAMPLES / "民法商法" / "消费者权益保护法(2013-10-25).md",
+]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def zhiku_env(tmp_path_factory):
+    home = tmp_path_factory.mktemp("zhiku_home")
+    os.environ["ZHIKU_HOME"] = str(home)
+    os.environ["ZHIKU_LLM__MODEL"] = "qwen2.5-0.5b"  # the small bundled model keeps generation tests fast
+    os.environ.pop("ZHIKU_CONFIG", None)
+    from zhiku.config import reset_settings
+
+    reset_settings()
+    yield home
+
+
+@pytest.fixture()
+def settings(tmp_path, monkeypatch):
+    """Settings with a fresh ZHIKU_HOME for one test."""
+    monkeypatch.setenv("ZHIKU_HOME", str(tmp_path / "home"))
+    from zhiku.config import get_settings, reset_settings
+
+    reset_settings()
+    s = get_settings()
+    s.home.mkdir(parents=True, exist_ok=True)
+    yield s
+    reset_settings()
+
+
+@pytest.fixture()
+def kbs(settings):
+    from zhiku.kb import KnowledgeBases
+
+    c = KnowledgeBases(settings)
+    yield c
+    c.close()
+
+
+@pytest.fixture(scope="session")
+def law_kb(tmp_path_factory):
+    """(KnowledgeBases, KnowledgeBase) with three real statutes ingested; shared, treat as read-only."""
+    from zhiku.config import Settings
+    from zhiku.ingest.ingestor import Ingestor
+    from zhiku.kb import KnowledgeBases
+
+    home = tmp_path_factory.mktemp("law_home")
+    s = Settings(home=home)
+    c = KnowledgeBases(s)
+    c.create("laws")
+    kb = c.open("laws")
+    report = Ingestor(kb, s).run(LAW_FILES)
+    assert report.ok, report.files_failed
+    yield s, c, kb
+    c.close()
+
+
+@pytest.fixture()
+def law_copy(tmp_path):
+    """A private copy of one law file, for tests that modify it."""
+    dst = tmp_path / "劳动合同法.md"
+    shutil.copy(LAW_FILES[0], dst)
+    return dst

@@ -1,0 +1,130 @@
+"""The real `zhiku` command in subprocesses: exit codes, one-line errors, JSON output."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import LAW_FILES
+
+ZHIKU = [sys.executable, "-m", "zhiku.cli"]
+
+
+def run(home: Path, *args: str, stdin: str | None = None, check: int | None = 0) -> subprocess.CompletedProcess:
+    env = dict(os.environ, ZHIKU_HOME=str(home))
+    p = subprocess.run(ZHIKU + list(args), input=stdin, capture_output=True, text=True, env=env, timeout=300)
+    if check is not None:
+        assert p.returncode == check, f"exit {p.returncode}\nstdout: {p.stdout}\nstderr: {p.stderr}"
+    return p
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    h = tmp_path_factory.mktemp("cli_home")
+    run(h, "ingest", str(LAW_FILES[0]), "--kb", "laws", "--create")
+    return h
+
+
+def test_kb_lifecycle(tmp_path):
+    run(tmp_path, "kb", "create", "x", "-d", "demo")
+    listed = json.loads(run(tmp_path, "kb", "list", "--json").stdout)
+    assert [k["name"] for k in listed] == ["x"] and listed[0]["stats"]["chunks"] == 0
+    p = run(tmp_path, "kb", "create", "x", check=2)
+    assert p.stderr.strip() == "error: knowledge base 'x' already exists"
+    p = run(tmp_path, "kb", "delete", "x", check=2)  # no terminal, no --yes
+    assert "without --yes" in p.stderr
+    run(tmp_path, "kb", "delete", "x", "--yes")
+    assert json.loads(run(tmp_path, "kb", "list", "--json").stdout) == []
+
+
+def test_search_json_and_filters(home):
+    out = json.loads(run(home, "search", "试用期最长多久", "--kb", "laws", "--k", "3", "--json").stdout)
+    refs = [h["ref"] for h in out["hits"]]
+    assert "中华人民共和国劳动合同法#第十九条" in refs
+    assert len(refs) == 3
+    out = json.loads(run(home, "search", "试用期", "--kb", "laws", "--law", "不存在的法", "--json").stdout)
+    assert out["hits"] == []
+
+
+def test_reingest_is_idempotent(home):
+    out = json.loads(run(home, "ingest", str(LAW_FILES[0]), "--kb", "laws", "--json").stdout)
+    assert out["unchanged"] == 1 and out["added"] == 0 and out["chunks"] == 0
+
+
+def test_unknown_kb_and_missing_path_fail_clearly(home, tmp_path):
+    p = run(home, "search", "试用期", "--kb", "nope", check=3)
+    assert p.stderr.strip() == "error: knowledge base 'nope' does not exist (see `zhiku kb list`)"
+    p = run(home, "ingest", str(tmp_path / "missing.txt"), "--kb", "laws", check=2)
+    assert f"{tmp_path / 'missing.txt'}: no such file or directory" in p.stderr
+
+
+def test_partial_batch_exit_1(tmp_path):
+    good = tmp_path / "ok.txt"
+    good.write_text("用人单位应当按时足额支付劳动报酬。", encoding="utf-8")
+    bad = tmp_path / "bad.docx"
+    bad.write_bytes(b"PK\x03\x04 not a real docx")
+    p = run(tmp_path / "h", "ingest", str(good), str(bad), "--kb", "k", "--create", "--json", check=1)
+    report = json.loads(p.stdout)
+    assert report["added"] == 1 and str(bad) in report["files_failed"]
+    assert f"error: {bad}:" in p.stderr
+
+
+def test_stdin_lines(tmp_path):
+    p = run(tmp_path, "ingest", "-", "--kb", "t", "--create", "--json", stdin="第一行内容\n\n第二行内容\n")
+    assert json.loads(p.stdout)["added"] == 2
+
+
+def test_locked_store_is_reported(home):
+    """A second writer gets a one-line 'locked' error while another process holds the KB."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", (
+            "import sys,time\n"
+            "from zhiku.config import Settings\nfrom zhiku.kb import KnowledgeBases\n"
+            f"c=KnowledgeBases(Settings(home=r'{home}'))\nkb=c.open('laws')\n"
+            "kb.store.delete(['no-such-doc'])\nprint('locked', flush=True)\ntime.sleep(60)\n"
+        )],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        p = run(home, "ingest", "--kb", "laws", "--text", "新的一行", check=4)
+        assert "knowledge base 'laws'" in p.stderr and "locked by another process" in p.stderr
+        # readers are not blocked by a writer
+        out = json.loads(run(home, "search", "试用期", "--kb", "laws", "--json").stdout)
+        assert out["hits"]
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_eval_retrieval_json(home, tmp_path):
+    ds = tmp_path / "ds.jsonl"
+    ds.write_text(
+        json.dumps({"qid": "1", "query": "劳动合同试用期最长多久", "gold": ["中华人民共和国劳动合同法#第十九条"]}, ensure_ascii=False)
+        + "\n"
+        + json.dumps({"qid": "2", "query": "用人单位解除劳动合同要给经济补偿吗", "gold": ["中华人民共和国劳动合同法#第四十六条"]}, ensure_ascii=False)
+        + "\n",
+        encoding="utf-8",
+    )
+    p = run(home, "eval", "retrieval", "--kb", "laws", "--dataset", str(ds), "--k", "10,100", "--json")
+    res = json.loads(p.stdout)
+    assert res["n"] == 2 and set(res) >= {"recall@10", "recall@100", "mrr@10", "ndcg@10"}
+    assert res["recall@10"] >= 0.5 and res["recall@100"] == 1.0
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"query": "x"}\n', encoding="utf-8")
+    p = run(home, "eval", "retrieval", "--kb", "laws", "--dataset", str(bad), check=2)
+    assert f"error: {bad}:1:" in p.stderr
+
+
+def test_config_show_masks_secrets(tmp_path):
+    env_key = "ZHIKU_LLM__API_KEY"
+    os.environ[env_key] = "sk-secret"
+    try:
+        out = json.loads(run(tmp_path, "config", "show").stdout)
+    finally:
+        del os.environ[env_key]
+    assert out["llm"]["api_key"] == "***" and out["home"] == str(tmp_path)
