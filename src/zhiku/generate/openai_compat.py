@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import dataclass
 from typing import Any, AsyncIterator, Iterator
 from urllib.parse import urlsplit
 
@@ -18,6 +19,14 @@ from zhiku.errors import BackendError, ConfigError
 from zhiku.generate.base import Message, Sampling, Usage
 
 _DONE = object()
+
+
+@dataclass
+class _State:
+    chunks: int = 0  # content chunks seen
+    usage_seen: bool = False  # the server reported usage
+    finished: bool = False  # a choice carried finish_reason
+    done: bool = False  # data: [DONE] arrived
 
 
 def normalize_base_url(base_url: str) -> str:
@@ -144,27 +153,40 @@ class OpenAICompatLLM:
         return obj
 
     @staticmethod
-    def _delta(chunk: dict[str, Any], usage: Usage | None, counted: list[int]) -> str:
-        if usage is not None and chunk.get("usage"):
+    def _delta(chunk: dict[str, Any], usage: Usage | None, st: _State) -> str:
+        if chunk.get("usage"):
             u = chunk["usage"]
-            usage.prompt_tokens = int(u.get("prompt_tokens") or 0)
-            usage.completion_tokens = int(u.get("completion_tokens") or 0)
-            counted[1] = 1  # the server reported usage
+            st.usage_seen = True
+            if usage is not None:
+                usage.prompt_tokens = int(u.get("prompt_tokens") or 0)
+                usage.completion_tokens = int(u.get("completion_tokens") or 0)
         choices = chunk.get("choices") or []
         if not choices:
             return ""
+        if choices[0].get("finish_reason"):
+            st.finished = True
         delta = choices[0].get("delta") or {}
         text = delta.get("content") or ""
         if text:
-            counted[0] += 1
-            if usage is not None and not counted[1]:
-                usage.completion_tokens = counted[0]
+            st.chunks += 1
+            if usage is not None and not st.usage_seen:
+                usage.completion_tokens = st.chunks
         return text
+
+    def _check_end(self, st: _State) -> None:
+        """A stream that just stops (no [DONE], no finish_reason) is a server-side failure, not an answer:
+        llama_cpp.server does this when the prompt exceeds its context, or when interrupt_requests cuts it off."""
+        if not st.done and not st.finished:
+            what = "after a partial answer" if st.chunks else "without a response"
+            raise self._error(
+                f"stream ended {what} (no [DONE]); see the server log (prompt longer than its context?"
+                " llama_cpp.server needs --interrupt_requests False)"
+            )
 
     # ---------------------------------------------------------------- sync
 
     def stream(self, messages: list[Message], sampling: Sampling, usage: Usage | None = None) -> Iterator[str]:
-        counted = [0, 0]  # content chunks, server-reported usage seen
+        st = _State()
         if usage is not None:
             usage.prompt_tokens = usage.completion_tokens = 0
         for _attempt in range(2):
@@ -178,12 +200,14 @@ class OpenAICompatLLM:
                     for line in r.iter_lines():
                         chunk = self._parse_line(line)
                         if chunk is _DONE:
+                            st.done = True
                             break
                         if chunk is None:
                             continue
-                        text = self._delta(chunk, usage, counted)
+                        text = self._delta(chunk, usage, st)
                         if text:
                             yield text
+                    self._check_end(st)
                     return
             except httpx.HTTPError as e:
                 raise self._error(_transport_reason(e)) from e
@@ -218,7 +242,7 @@ class OpenAICompatLLM:
         self, messages: list[Message], sampling: Sampling, usage: Usage | None = None
     ) -> AsyncIterator[str]:
         client = self._async_client()
-        counted = [0, 0]
+        st = _State()
         if usage is not None:
             usage.prompt_tokens = usage.completion_tokens = 0
         for _attempt in range(2):
@@ -232,12 +256,14 @@ class OpenAICompatLLM:
                     async for line in r.aiter_lines():
                         chunk = self._parse_line(line)
                         if chunk is _DONE:
+                            st.done = True
                             break
                         if chunk is None:
                             continue
-                        text = self._delta(chunk, usage, counted)
+                        text = self._delta(chunk, usage, st)
                         if text:
                             yield text
+                    self._check_end(st)
                     return
             except httpx.HTTPError as e:
                 raise self._error(_transport_reason(e)) from e

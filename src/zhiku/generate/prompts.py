@@ -12,17 +12,23 @@ import unicodedata
 from zhiku.generate.base import Message
 from zhiku.types import Hit
 
+# What the model says when the sources do not answer the question (the pipeline can detect it).
+MODEL_NO_ANSWER = "资料中没有相关规定"
+
+# Tested on Qwen2.5-Coder-1.5B Q4_K_M. The worked example line is what makes a 1.5B model write [n] at all:
+# with only an abstract rule ("用[编号]标注") it wrote the literal "[编号]" or no marker. The example uses a
+# made-up law (《某某法》) and number so it cannot leak into answers.
 SYSTEM_PROMPT = (
-    "你是严谨的中国法律问答助手。只依据用户提供的编号资料回答，不使用资料以外的知识。\n"
-    "要求：\n"
-    "1. 先直接回答问题，再说明依据。\n"
-    "2. 引用法条时写出法律名称和条号，如《中华人民共和国劳动合同法》第十九条，并在句末用[编号]标注来源，如[1]。\n"
-    "3. 资料中没有答案时，直接回答“资料中没有相关规定”，不要猜测或编造。\n"
-    "4. 用中文简洁作答。"
+    "你是中国法律问答助手。只根据用户给出的编号资料回答，不使用资料以外的知识。\n"
+    "回答先给结论，再写依据，依据写成“依据《法律名称》第X条[n]”，n是资料编号。\n"
+    "示例：……不得超过三十日。依据《某某法》第十条[2]。\n"
+    f"资料与问题无关时，只回答“{MODEL_NO_ANSWER}”。\n"
+    "用中文简洁回答。"
 )
 
-# appended after the question: the 1.5B model follows a reminder next to the question far better
-ANSWER_HINT = "请只依据上述资料回答，并用[编号]标注出处。"
+# Appended after the question: a 1.5B model follows a reminder next to the question far better; without it
+# it answered an unrelated question from memory (and cited a source for it).
+ANSWER_HINT = f"（只根据资料回答；资料无关时回答“{MODEL_NO_ANSWER}”。）"
 
 NO_BASIS_ANSWER = "知识库中未找到与该问题相关的依据，无法据此回答。"
 NO_BASIS_ANSWER_EN = "No relevant basis was found in the knowledge base, so this question cannot be answered from it."
@@ -112,6 +118,65 @@ def parse_citations(text: str, n_sources: int) -> list[int]:
     return seen
 
 
+
+# ---------------------------------------------------------------- article mentions
+
+_ART = r"第[零〇一二两三四五六七八九十百千万\d]+条(?:之[一二三四五六七八九十]+)?"
+_MENTION_RE = re.compile(rf"《([^《》\n]{{1,60}})》\s*({_ART})")
+# 《law》第X条, optional 款/项 qualifiers, then one or more citation markers right after it
+_MENTION_CITE_RE = re.compile(
+    rf"《([^《》\n]{{1,60}})》\s*({_ART})((?:第[^\[【，。；\n]{{1,8}}?[款项])*)\s*"
+    r"((?:[\[【]\s*\d{1,3}(?:\s*[,，、]\s*\d{1,3})*\s*[\]】])+)"
+)
+
+
+def _law_key(law: str) -> str:
+    law = unicodedata.normalize("NFKC", law).strip().strip("《》")
+    return law.removeprefix("中华人民共和国")
+
+
+def _source_keys(sources: list[Hit]) -> dict[tuple[str, str], list[int]]:
+    keys: dict[tuple[str, str], list[int]] = {}
+    for i, h in enumerate(sources, 1):
+        law, article = h.meta.get("law"), h.meta.get("article")
+        if law and article:
+            keys.setdefault((_law_key(str(law)), str(article).strip()), []).append(i)
+    return keys
+
+
+def mentioned_sources(text: str, sources: list[Hit]) -> list[int]:
+    """Sources whose 《law》第X条 the text names (short names like 《劳动合同法》 match too), in order of first
+    mention. A fallback for answers that name the article but forget the [n] marker."""
+    keys = _source_keys(sources)
+    seen: list[int] = []
+    for m in _MENTION_RE.finditer(unicodedata.normalize("NFKC", text)):
+        for n in keys.get((_law_key(m.group(1)), m.group(2)), []):
+            if n not in seen:
+                seen.append(n)
+    return seen
+
+
+def fix_citations(text: str, sources: list[Hit]) -> str:
+    """Correct a marker that contradicts the article it follows: "《劳动合同法》第二十条[1]" becomes "…[3]" when
+    source 3 is that article and source 1 is not. Small models copy the article name right more often than its
+    number. Only unambiguous cases are changed (exactly one source is that article)."""
+    keys = _source_keys(sources)
+    if not keys:
+        return text
+
+    def repl(m: re.Match[str]) -> str:
+        targets = keys.get((_law_key(m.group(1)), m.group(2)), [])
+        if len(targets) != 1:
+            return m.group(0)
+        cited = [int(x) for x in re.findall(r"\d+", unicodedata.normalize("NFKC", m.group(4)))]
+        if targets[0] in cited:
+            return m.group(0)
+        start = m.start(4) - m.start(0)
+        return m.group(0)[:start] + f"[{targets[0]}]"
+
+    return _MENTION_CITE_RE.sub(repl, text)
+
+
 __all__ = [
     "ANSWER_HINT",
     "CONDENSE_SYSTEM_PROMPT",
@@ -122,6 +187,9 @@ __all__ = [
     "build_messages",
     "clean_condensed",
     "format_source",
+    "fix_citations",
     "format_sources",
+    "MODEL_NO_ANSWER",
+    "mentioned_sources",
     "parse_citations",
 ]

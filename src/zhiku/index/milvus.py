@@ -27,6 +27,7 @@ import threading
 import time
 import uuid
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -125,8 +126,13 @@ class MilvusStore:
         self.collection = collection_name(name, collection_prefix)
         self.registry_path = Path(registry_path)
         self._mu = threading.RLock()  # one sqlite connection, shared by threads
+        self._executor: ThreadPoolExecutor | None = None
         self._client = self._connect(token)
-        self._ensure_collection()
+        try:
+            self._ensure_collection()
+        except BaseException:
+            self._client.close()
+            raise
         self.registry_path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(str(self.registry_path), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -149,7 +155,9 @@ class MilvusStore:
         if local:
             Path(self.uri).parent.mkdir(parents=True, exist_ok=True)
         try:
-            return self._pm.MilvusClient(uri=self.uri, token=token, timeout=30)
+            client = self._pm.MilvusClient(uri=self.uri, token=token, timeout=30)
+            self.is_lite = str(client.get_server_version()).startswith("milvus_lite")
+            return client
         except Exception as e:
             if local and _dir_locked(Path(self.uri)):
                 raise LockedError(f"{self.uri}: another process has this milvus-lite database open "
@@ -284,20 +292,20 @@ class MilvusStore:
         rows = []
         rev = uuid.uuid4().hex[:16]
         for w in by_id.values():
-            vecs = np.asarray(w.vectors, dtype=np.float32).reshape(len(w.chunks), -1) if w.chunks else None
-            if w.chunks and vecs.shape[1] != self.dim:
-                raise InputError(f"{w.doc.doc_id}: vectors have dim {vecs.shape[1]}, knowledge base '{self.name}' "
-                                 f"has {self.dim}")
+            vecs = np.asarray(w.vectors, dtype=np.float32)
+            if w.chunks and vecs.shape != (len(w.chunks), self.dim):
+                raise InputError(f"{w.doc.doc_id}: vectors of shape {vecs.shape} for {len(w.chunks)} chunks; "
+                                 f"knowledge base '{self.name}' has dim {self.dim}")
             for i, ch in enumerate(w.chunks):
                 if len(ch.text.encode("utf-8")) > MAX_VARCHAR or len(ch.chunk_id.encode("utf-8")) > ID_LEN:
                     raise InputError(f"{ch.chunk_id[:200]}: chunk text over {MAX_VARCHAR} bytes or id over "
                                      f"{ID_LEN} bytes (Milvus VARCHAR limit)")
-                law = str(ch.meta.get("law") or w.doc.meta.get("law") or "")
+                law = str(ch.meta.get("law") or "")  # the chunk's own law, as the local engine filters
                 rows.append({
                     "pk": hashlib.blake2b(f"{rev}\x00{ch.chunk_id}".encode(), digest_size=16).hexdigest(),
                     "chunk_id": ch.chunk_id, "doc_id": w.doc.doc_id, "rev": rev, "law": _fit(law, 512),
                     "ordinal": int(ch.ordinal), "text": ch.text, "index_text": _fit(ch.index_text or ch.text),
-                    "meta": ch.meta, "dense": vecs[i].tolist(),
+                    "meta": json.loads(_dumps(ch.meta)), "dense": vecs[i].tolist(),
                 })
         ids = list(by_id)
         with self._locked():
@@ -311,13 +319,19 @@ class MilvusStore:
             for part in _batches(rows, INSERT_ROWS):  # 2. new rows, invisible until committed
                 with self._call("insert"):
                     self._client.insert(self.collection, part)
+            if rows and self.is_lite:
+                # milvus-lite searches its in-memory memtable by brute force in Python: on 2,000 rows 20-100x
+                # slower than a flushed segment (dense 112 vs 7 ms, BM25 215 vs 2 ms); flushing also puts the
+                # rows on disk before the registry commits them. Real Milvus indexes growing segments and
+                # rate-limits flush, so there the pipeline may call flush() once after an ingest instead.
+                self.flush()
             now = time.time()
             with self._txn() as db:  # 3. commit
                 db.executemany(
                     "UPDATE docs SET source = ?, hash = ?, rev = ?, chunks = ?, meta = ?, updated_at = ?, "
                     "pending_rev = NULL, dirty = 1, deleting = 0 WHERE doc_id = ?",
-                    [(w.doc.source, w.doc.hash, rev, len(w.chunks), json.dumps(w.doc.meta, ensure_ascii=False,
-                      default=str), now, d) for d, w in by_id.items()],
+                    [(w.doc.source, w.doc.hash, rev, len(w.chunks), _dumps(w.doc.meta), now, d)
+                     for d, w in by_id.items()],
                 )
             self._clean(ids, rev)  # 4. old rows out
 
@@ -357,6 +371,12 @@ class MilvusStore:
         rows = [dict(h["entity"], distance=float(h["distance"])) for h in res]
         return self._visible(rows)
 
+    def _pool(self) -> ThreadPoolExecutor:
+        with self._mu:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="zhiku-milvus")
+            return self._executor
+
     def search(
         self,
         query_text: str,
@@ -380,11 +400,15 @@ class MilvusStore:
         # fetch 2k in single modes so hidden rows of an in-flight write cannot starve the top k
         n = max(k, fusion.candidates) if mode == "hybrid" else 2 * k
         bm25, dense = [], []
-        if use_bm25:  # BM25 distances come back negative (best = most negative): score = -distance
-            bm25 = [dict(r, score=-r["distance"]) for r in self._search("sparse", query_text, "BM25", n, expr)]
+        pending = None
         if use_dense:
             vec = np.asarray(query_vector, dtype=np.float32).reshape(-1).tolist()
-            dense = [dict(r, score=r["distance"]) for r in self._search("dense", vec, "COSINE", n, expr)]
+            # both requests in flight at once: the server works on them in parallel (~30% off hybrid latency)
+            pending = self._pool().submit(self._search, "dense", vec, "COSINE", n, expr)
+        if use_bm25:  # BM25 distances come back negative (best = most negative): score = -distance
+            bm25 = [dict(r, score=-r["distance"]) for r in self._search("sparse", query_text, "BM25", n, expr)]
+        if pending is not None:
+            dense = [dict(r, score=r["distance"]) for r in pending.result()]
         rows: dict[str, dict] = {}
         scores: dict[str, dict[str, float]] = defaultdict(dict)
         for key, hits in (("bm25", bm25), ("dense", dense)):
@@ -421,7 +445,7 @@ class MilvusStore:
 
     def documents(self, source: str | None = None) -> list[DocInfo]:
         q = f"SELECT doc_id, source, hash, chunks, meta, updated_at FROM docs WHERE {_LIVE}"
-        rows = self._rows(q + " ORDER BY doc_id") if source is None else self._rows(
+        rows = self._rows(q + " ORDER BY doc_id") if not source else self._rows(
             q + " AND source = ? ORDER BY doc_id", (source,))
         return [DocInfo(d, s, h, n, json.loads(m), t) for d, s, h, n, m, t in rows]
 
@@ -429,11 +453,19 @@ class MilvusStore:
         n, m = self._rows(f"SELECT COUNT(*), COALESCE(SUM(chunks), 0) FROM docs WHERE {_LIVE}")[0]
         return {"documents": int(n), "chunks": int(m)}
 
+    def flush(self) -> None:
+        """Seal the collection's recent writes into segments (persisted, indexed)."""
+        with self._call("flush"):
+            self._client.flush(self.collection)
+
     def close(self) -> None:
         with self._mu:
             if self._db is not None:
                 self._db.close()
                 self._db = None  # type: ignore[assignment]
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
         if self._client is not None:
             self._client.close()
             self._client = None
@@ -458,6 +490,10 @@ class MilvusStore:
 def _hit(r: dict, score: float, scores: dict[str, float]) -> Hit:
     return Hit(chunk_id=r["chunk_id"], doc_id=r["doc_id"], text=r["text"], score=float(score),
                meta=dict(r.get("meta") or {}), scores=dict(scores))
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, default=str)  # dates etc. in record metadata become strings
 
 
 def _reason(e: Exception) -> str:

@@ -17,6 +17,8 @@ from zhiku.errors import InputError, ZhikuError
 from zhiku.index.base import DocWrite
 from zhiku.index.tokenize import tokenize
 from zhiku.ingest.chunkers import chunk_document
+
+CHUNKER_VERSION = "1"  # bump when chunk text or index_text changes, so re-ingest re-chunks everything
 from zhiku.ingest.loaders import SUPPORTED_SUFFIXES, load
 from zhiku.ingest.loaders.lines import documents_from_lines
 from zhiku.kb import KnowledgeBase
@@ -77,6 +79,8 @@ class Ingestor:
     def __init__(self, kb: KnowledgeBase, settings: Settings, chunker: str | None = None):
         self.kb, self.settings = kb, settings
         self.chunker = chunker or settings.chunk.chunker
+        c = settings.chunk
+        self.recipe = f"{CHUNKER_VERSION}:{self.chunker}:{c.size}:{c.overlap}:{c.max_article_chars}"
 
     def run(
         self,
@@ -123,6 +127,8 @@ class Ingestor:
         if not docs:
             return
         store, s = self.kb.store, self.settings
+        for d in docs:
+            d.recipe = self.recipe
         known = store.doc_hashes([d.doc_id for d in docs])
         batch_size = s.ingest.batch_docs
         pending: list[Document] = []

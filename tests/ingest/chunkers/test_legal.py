@@ -143,11 +143,14 @@ def test_overlong_article_is_split_but_keeps_its_id():
 
 
 def test_overlong_single_paragraph_splits_at_items_then_sentences():
-    text = "第五条 " + "".join(f"（{n}）" + "甲乙丙丁。" * 20 for n in "一二三")
+    text = "第五条 " + "".join(f"（{n}）" + "甲乙丙丁。" * 20 for n in "一二三")  # 3 inline 项 of 103 chars
     parts = LegalChunker(max_article_chars=120).run(_law(text))
-    assert len(parts) > 3 and all(len(c.text) <= 120 for c in parts)
+    assert [c.text[:3] for c in parts] == ["第五条", "（二）", "（三）"]
     assert "".join(c.text for c in parts) == text
-    assert all(c.text.endswith("。") for c in parts)
+    text = "第六条 " + "甲乙丙丁。" * 60  # one sentence run, no 项
+    parts = LegalChunker(max_article_chars=120).run(_law(text))
+    assert len(parts) == 3 and all(len(c.text) <= 120 and c.text.endswith("。") for c in parts)
+    assert "".join(c.text for c in parts) == text
 
 
 def test_law_article_record():

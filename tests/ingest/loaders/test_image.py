@@ -1,4 +1,6 @@
 """OCR is optional: without an engine images are refused with instructions; with one, text comes back."""
+import os
+
 import pytest
 
 from zhiku.errors import InputError, UnsupportedFileError
@@ -8,10 +10,10 @@ from zhiku.ingest.loaders.image import ocr_engine, tidy
 FONTS = ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
 
 
-def _png(path, lines):
+def png(path, lines):
     from PIL import Image, ImageDraw, ImageFont
 
-    font = next((f for f in FONTS if __import__("os").path.exists(f)), None)
+    font = next((f for f in FONTS if os.path.exists(f)), None)
     if font is None:
         pytest.skip("no CJK font installed")
     img = Image.new("RGB", (1000, 60 + 50 * len(lines)), "white")
@@ -45,7 +47,7 @@ def test_tidy_joins_cjk_and_restores_article_space():
 
 @pytest.mark.skipif(ocr_engine() is None, reason="no OCR engine installed (zhiku[ocr] or tesseract)")
 def test_ocr_reads_chinese(tmp_path):
-    path = _png(tmp_path / "scan.png", ["第一条 为了完善劳动合同制度，制定本法。", "第二条 用人单位应当依法建立劳动规章制度。"])
+    path = png(tmp_path / "scan.png", ["第一条 为了完善劳动合同制度，制定本法。", "第二条 用人单位应当依法建立劳动规章制度。"])
     [doc] = load_path(path)
     assert "劳动合同制度" in doc.text and doc.meta["ocr"] == ocr_engine() and doc.meta["format"] == "png"
 

@@ -4,7 +4,10 @@ import pytest
 
 from zhiku.errors import EmptyInputError, InputError
 from zhiku.ingest.loaders import load, load_path
+from zhiku.ingest.loaders.base import unwrap
 from zhiku.ingest.loaders.image import ocr_engine
+
+from .test_image import png
 
 LAW_PAGE = [
     "中华人民共和国劳动合同法",
@@ -62,3 +65,42 @@ def test_truncated_pdf(tmp_path, pdf_writer):
     path.write_bytes(good.read_bytes()[: good.stat().st_size // 3])
     with pytest.raises(InputError, match="corrupt or unreadable PDF"):
         load_path(path)
+
+
+def test_wrapped_lines_are_rejoined(tmp_path, pdf_writer):
+    wrapped = [
+        "第十九条 劳动合同期限三个月以上不满一年的，试用期不得超过一",
+        "个月；劳动合同期限一年以上不满三年的，试用期不得超过二个月。",
+        "同一用人单位与同一劳动者只能约定一次试用期。",
+        "第二十条 劳动者在试用期的工资不得低于本单位相同岗位最低档",
+        "工资。",
+        "第二十一条 在试用期中，除劳动者有本法第三十九条和第四十条第",
+        "一项、第二项规定的情形外，用人单位不得解除劳动合同。",
+    ]
+    [doc] = load_path(pdf_writer(tmp_path / "x.pdf", [wrapped]))
+    assert doc.text.split("\n") == [
+        "第十九条 劳动合同期限三个月以上不满一年的，试用期不得超过一个月；劳动合同期限一年以上不满三年的，试用期不得超过二个月。",
+        "同一用人单位与同一劳动者只能约定一次试用期。",
+        "第二十条 劳动者在试用期的工资不得低于本单位相同岗位最低档工资。",
+        "第二十一条 在试用期中，除劳动者有本法第三十九条和第四十条第一项、第二项规定的情形外，用人单位不得解除劳动合同。",
+    ]
+
+
+def test_unwrap_leaves_short_lines_tables_and_items_alone():
+    text = "中华人民共和国某法\n第一章 总则\n有下列情形之一的，由主管部门责令改正，并处一千元\n（一）未按照规定办理登记的；\n项目 金额 2000\n合计 3000"
+    assert unwrap(text) == text
+
+
+@pytest.mark.skipif(ocr_engine() != "rapidocr", reason="needs rapidocr (zhiku[ocr])")
+def test_scanned_page_is_ocrd(tmp_path):
+    from reportlab.pdfgen import canvas
+
+    img = png(tmp_path / "scan.png", ["第一条 为了完善劳动合同制度，制定本法。", "第二条 用人单位应当依法建立劳动规章制度。"])
+    path = tmp_path / "scan.pdf"
+    c = canvas.Canvas(str(path))
+    c.drawImage(str(img), 20, 500, width=560, height=200)
+    c.showPage()
+    c.save()
+    result = load(path)
+    assert result.warnings == []
+    assert "劳动合同制度" in result.documents[0].text

@@ -29,7 +29,8 @@ def _jsonl(path, lines):
 def test_jsonl_record_fields(tmp_path):
     path = _jsonl(tmp_path / "laws.jsonl", [ARTICLE, {"content": "无编号的记录", "tag": "x"}])
     a, b = load_path(path)
-    assert a.doc_id == a.meta["id"] == "中华人民共和国民法典#第一千零七十九条"
+    assert a.meta["id"] == "中华人民共和国民法典#第一千零七十九条"
+    assert a.doc_id == f"{path.resolve()}#中华人民共和国民法典#第一千零七十九条"  # scoped by source
     assert a.kind == "law_article" and a.text == ARTICLE["text"] and "text" not in a.meta
     assert a.meta["part"] == "婚姻家庭编" and a.meta["title"] == "《中华人民共和国民法典》第一千零七十九条"
     assert a.source == str(path.resolve()) and a.meta["format"] == "jsonl"
@@ -49,7 +50,8 @@ def test_jsonl_bad_line_does_not_sink_the_file(tmp_path):
 
 def test_all_bad_jsonl_names_the_first_problem(tmp_path):
     path = _jsonl(tmp_path / "x.jsonl", ["", "nope", {"title": "t"}])
-    with pytest.raises(InputError, match=rf"^{re.escape(str(path))}: no usable records; first problem: line 2: invalid"):
+    first = "no usable records; first problem: line 2: invalid JSON"
+    with pytest.raises(InputError, match=rf"^{re.escape(str(path))}: {first}"):
         load_path(path)
 
 
@@ -71,7 +73,7 @@ def test_jsonl_gz(tmp_path):
     with gzip.open(path, "wt", encoding="utf-8") as f:
         f.write(json.dumps(ARTICLE, ensure_ascii=False) + "\n")
     [doc] = load_path(path)
-    assert doc.doc_id == ARTICLE["id"] and doc.meta["format"] == "jsonl"
+    assert doc.meta["id"] == ARTICLE["id"] and doc.doc_id.endswith("#" + ARTICLE["id"]) and doc.meta["format"] == "jsonl"
 
 
 def test_corrupt_gz(tmp_path):
@@ -121,5 +123,5 @@ def test_full_corpus_streams_fast():
     elapsed = time.perf_counter() - start
     assert len(result.documents) == 58536 and result.warnings == []
     assert elapsed < 20, elapsed
-    ids = {d.doc_id for d in result.documents}
+    ids = {d.meta["id"] for d in result.documents}
     assert "中华人民共和国劳动合同法#第十九条" in ids and "中华人民共和国民法典#第一千零七十九条" in ids

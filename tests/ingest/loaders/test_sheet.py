@@ -21,7 +21,7 @@ def _xlsx(path, sheets: dict[str, list[list]]):
 def test_xlsx_with_text_column(tmp_path):
     path = _xlsx(tmp_path / "faq.xlsx", {"FAQ": [["id", "问题", "内容"], ["q1", "试用期多久", "最长六个月。"], [None, None, None]]})
     [doc] = load_path(path)
-    assert doc.doc_id == "q1" and doc.text == "最长六个月。"
+    assert doc.doc_id.endswith("faq.xlsx#q1") and doc.meta["id"] == "q1" and doc.text == "最长六个月。"
     assert doc.meta["问题"] == "试用期多久" and doc.meta["format"] == "xlsx" and doc.meta["title"] == "FAQ"
 
 

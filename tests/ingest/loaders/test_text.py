@@ -78,5 +78,6 @@ def test_same_content_same_id_and_hash(tmp_path, samples):
     a = tmp_path / "a" / LABOR_CONTRACT.name
     a.parent.mkdir()
     shutil.copy(LABOR_CONTRACT, a)
-    assert load_path(a)[0].hash == load_path(LABOR_CONTRACT)[0].hash
-    assert load_path(a)[0].doc_id == load_path(a)[0].doc_id
+    first, again = load_path(a)[0], load_path(a)[0]
+    assert first.doc_id == again.doc_id and first.hash == again.hash
+    assert first.text == load_path(LABOR_CONTRACT)[0].text

@@ -1,6 +1,7 @@
 """What every loader returns, and the two ways a file becomes Documents: whole-file text, or one per record."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,11 @@ from zhiku.types import Document
 
 TEXT_FIELDS = ("text", "content", "body", "正文", "内容")
 MAX_WARNINGS = 50
+# Joins only where a sentence visibly runs on: table rows ending in numbers or lines ending in 。 stay apart.
+_CJK_END, _CJK_START = re.compile(r"[\u4e00-\u9fff，、《（“]$"), re.compile(r"^[\u4e00-\u9fff，。、；：）》”\d]")
+_NEW_BLOCK = re.compile(
+    rf"^([第笫]\s?[{statute.NUM}]+\s?条|（[{statute.SUB}]+）|\(?[{statute.SUB}\d]+[、.．)）]|[•·●■◆\-–*])"
+)
 
 
 @dataclass
@@ -84,7 +90,9 @@ def record_document(record: dict[str, Any], path: Path, fmt: str, ref: str, defa
     meta.setdefault("format", fmt)
     meta.setdefault("path", source)
     rid = record.get("id")
-    doc_id = str(rid) if rid not in (None, "") else f"{source}#{ref}"
+    # Scoped by source: ids like 1, 2, 3 in two spreadsheets must not overwrite each other. Citations and eval
+    # use meta["id"] (the record's own id), so the corpus ids survive unchanged.
+    doc_id = f"{source}#{rid}" if rid not in (None, "") else f"{source}#{ref}"
     return Document(doc_id=doc_id, text=record[key], source=source, meta=meta, kind=kind)
 
 
@@ -111,7 +119,7 @@ class Records:
         except ValueError as exc:
             return self.problem(where, str(exc))
         if doc.doc_id in self._seen:  # same id twice would silently overwrite in the store
-            return self.problem(where, f"duplicate id {doc.doc_id!r} (record skipped)")
+            return self.problem(where, f"duplicate id {record.get('id')!r} (record skipped)")
         self._seen.add(doc.doc_id)
         self.result.documents.append(doc)
 
@@ -124,3 +132,40 @@ class Records:
         if not self.result.documents and self.first_problem:
             raise InputError(f"{self.path}: no usable records; first problem: {self.first_problem}")
         return self.result
+
+
+def unwrap(text: str) -> str:
+    """Re-join lines a page layout wrapped (PDF text layers, OCR): a full-width line that stops mid-sentence
+    continues on the next one.
+
+    Without this an article reads "…试用期不得超过一个" + newline + "月；…" and its 款 boundaries are lost. Short
+    lines (titles, headings) and lines opening a new block (第X条, （一）, 一、) are never joined.
+    """
+    lines = [line.strip() for line in text.split("\n")]
+    widest = max((len(line) for line in lines), default=0)
+    out: list[str] = []
+    last = ""  # the previous physical line: its width says whether it was wrapped
+    for stripped in lines:
+        if not stripped:
+            continue
+        prev = out[-1] if out else ""
+        if (
+            prev
+            and len(last) >= widest * 0.7
+            and (_cjk_join(prev, stripped) or _latin_join(prev, stripped))
+            and not _NEW_BLOCK.match(stripped)
+            and statute.heading_kind(stripped) is None
+        ):
+            out[-1] = prev + ("" if _cjk_join(prev, stripped) else " ") + stripped
+        else:
+            out.append(stripped)
+        last = stripped
+    return "\n".join(out)
+
+
+def _cjk_join(a: str, b: str) -> bool:
+    return bool(_CJK_END.search(a) and _CJK_START.match(b))
+
+
+def _latin_join(a: str, b: str) -> bool:
+    return (a[-1].isalpha() or a[-1] in ",-") and b[0].islower()

@@ -12,7 +12,7 @@ from typing import Any
 
 from zhiku.errors import InputError, UnsupportedFileError
 from zhiku.ingest import statute
-from zhiku.ingest.loaders.base import LoadResult, text_document
+from zhiku.ingest.loaders.base import LoadResult, text_document, unwrap
 
 HOW_TO = "pip install 'zhiku[ocr]' (rapidocr), or apt-get install tesseract-ocr tesseract-ocr-chi-sim"
 _CJK = "\u3400-\u9fff\uff00-\uffef\u3000-\u303f"
@@ -43,7 +43,7 @@ def _rapidocr() -> Any:
 def ocr_image(img: Any) -> str:
     """Text of an image (path, bytes or numpy array) with rapidocr, lines in reading order."""
     result, _ = _rapidocr()(img)
-    return tidy(_lines(result or []))
+    return unwrap(tidy(_lines(result or [])))
 
 
 def _lines(boxes: list) -> str:
@@ -80,7 +80,7 @@ def _tesseract(path: Path) -> str:
     if proc.returncode != 0:
         err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
         raise InputError(f"{path}: corrupt or unreadable image (tesseract: {err[-1] if err else proc.returncode})")
-    return tidy(proc.stdout.decode("utf-8", "replace"))
+    return unwrap(tidy(proc.stdout.decode("utf-8", "replace")))
 
 
 def load(path: Path, ocr: bool = True) -> LoadResult:

@@ -5,14 +5,12 @@ OCR needs a page image: pypdfium2 renders whole pages when importable, otherwise
 """
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from zhiku.errors import InputError
 from zhiku.ingest.loaders import image
-from zhiku.ingest.loaders.base import LoadResult, corrupt, text_document
+from zhiku.ingest.loaders.base import LoadResult, corrupt, text_document, unwrap
 
-log = logging.getLogger(__name__)
 _NO_OCR = "install zhiku[ocr] for OCR"
 
 
@@ -30,7 +28,6 @@ def load(path: Path, ocr: bool = True) -> LoadResult:
         raise
     except (PyPdfError, ValueError, KeyError, TypeError, OSError, AttributeError) as exc:
         raise corrupt(path, "PDF", exc) from exc
-    use_ocr = ocr and image.ocr_engine() == "rapidocr"
     texts: list[str] = []
     for number, page in enumerate(pages, start=1):
         try:
@@ -38,13 +35,14 @@ def load(path: Path, ocr: bool = True) -> LoadResult:
         except Exception as exc:  # one broken page (bad font, bad stream) must not lose the others
             result.warn(f"{path}: page {number} unreadable ({type(exc).__name__}); skipped")
             continue
-        if not text and use_ocr:
+        # the engine check imports onnxruntime and opencv (~1 s): only pay it when a page needs OCR
+        if not text and ocr and image.ocr_engine() == "rapidocr":
             text = _ocr_page(path, page, number - 1, result)
         elif not text:
             reason = _NO_OCR if ocr else "OCR disabled"
             result.warn(f"{path}: page {number} has no text layer ({reason})")
         if text:
-            texts.append(text)
+            texts.append(unwrap(text))
     title = _metadata_title(reader)
     doc = text_document(path, "\n".join(texts), "pdf", None, pages=len(pages))
     if title and doc.kind != "law":

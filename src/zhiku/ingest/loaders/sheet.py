@@ -63,14 +63,16 @@ def _load_csv(path: Path) -> LoadResult:
 
 def _add_rows(records: Records, rows: Iterable[tuple[int, list[str]]], title: str, prefix: str) -> None:
     header: list[str] | None = None
+    has_text = False
     for n, row in _non_empty(rows):
         if header is None:
             header = [h or f"col{i}" for i, h in enumerate(row, 1)]
+            has_text = any(h in TEXT_FIELDS for h in header)
             continue
         if len(row) > len(header):
             header += [f"col{i}" for i in range(len(header) + 1, len(row) + 1)]
         record = {h: v for h, v in zip(header, row) if v != ""}
-        if not any(k in record for k in TEXT_FIELDS):
+        if not has_text:
             record = {"text": row_text(record), **{k: v for k, v in record.items() if k == "id"}}
         records.add(record, f"{prefix}L{n}", f"{prefix}row {n}", title)
 
