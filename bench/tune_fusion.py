@@ -2,8 +2,8 @@
 
     python bench/tune_fusion.py --home /tmp/full --kb laws --dataset ../shared/data/stard/dev.jsonl
 
-Each query is searched once per retriever (top N); fusion variants are then scored offline, so a grid of
-hundreds of settings takes seconds. Prints recall@10/@100, MRR@10, nDCG@10 per setting, best first.
+Each query is searched once per retriever (jieba BM25, dense, character-bigram BM25; top N); fusion weights,
+RRF k and the statute-level prior are then scored offline, so a grid of hundreds of settings takes seconds. Prints recall@10/@100, MRR@10, nDCG@10 per setting, best first.
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def main() -> None:
     from zhiku.eval.metrics import mrr_at, ndcg_at, recall_at
     from zhiku.eval.retrieval import load_dataset
     from zhiku.index.fusion import weighted_rrf
-    from zhiku.index.tokenize import tokenize
+    from zhiku.index.tokenize import bigrams, tokenize
     from zhiku.kb import KnowledgeBases
     from zhiku.types import chunk_ref
 
@@ -36,30 +36,37 @@ def main() -> None:
     store = kb.store
     qs = load_dataset(args.dataset)
     ref_of: dict[int, str] = {}
+    level: dict[int, str] = {}
     for cid, cid_str, meta in store._db.execute("SELECT id, chunk_id, meta FROM chunks"):
-        ref_of[cid] = chunk_ref(cid_str, json.loads(meta))
+        m = json.loads(meta)
+        ref_of[cid] = chunk_ref(cid_str, m)
+        level[cid] = m.get("level") or ""
     runs = []
     for q in qs:
-        bm = store._bm25(tokenize(q.query), args.n, None)
-        de = store._dense(kb.embedder.embed_query(q.query), args.n, None)
-        runs.append((bm, de, set(q.gold)))
+        bm = [c for c, _ in store._bm25(tokenize(q.query), args.n, None)]
+        de = [c for c, _ in store._dense(kb.embedder.embed_query(q.query), args.n, None)]
+        bg = [c for c, _ in store._bm25(bigrams(q.query), args.n, None, "bigrams")]
+        runs.append((bm, de, bg, set(q.gold)))
 
     def score(ranked_cids, gold):
         refs = list(dict.fromkeys(ref_of[c] for c in ranked_cids))
         return recall_at(refs, gold, 10), recall_at(refs, gold, 100), mrr_at(refs, gold, 10), ndcg_at(refs, gold, 10)
 
     results = []
-    for wb, wd, k, n in itertools.product([1.0], [0.0, 0.5, 0.7, 0.85, 1.0, 1.2, 1.5], [10, 30, 60, 100], [50, 100, 200, 300]):
+    grid = itertools.product([0.7, 0.85, 1.0], [0.0, 0.5, 0.7, 1.0], [10, 30, 60], [100, 200], [1.0, 0.7, 0.5], [1.0, 0.8])
+    for wd, wg, k, n, w_reg, w_interp in grid:
+        prior = {"行政法规": w_reg, "部门规章": w_reg, "地方性法规": w_reg, "司法解释": w_interp}
         m = np.zeros(4)
-        for bm, de, gold in runs:
-            fused = weighted_rrf([[c for c, _ in bm[:n]], [c for c, _ in de[:n]]], [wb, wd], k)
+        for bm, de, bg, gold in runs:
+            fused = weighted_rrf([bm[:n], de[:n], bg[:n]], [1.0, wd, wg], k)
+            fused = sorted(((c, sc * prior.get(level[c], 1.0)) for c, sc in fused), key=lambda x: -x[1])
             m += score([c for c, _ in fused], gold)
         m /= len(runs)
-        results.append(((wb, wd, k, n), m))
+        results.append(((wd, wg, k, n, w_reg, w_interp), m))
     results.sort(key=lambda r: -(r[1][0] + r[1][1]))
-    print("bm25_w dense_w rrf_k cand | R@10 R@100 MRR@10 nDCG@10")
-    for (wb, wd, k, n), m in results[:25]:
-        print(f"{wb:5.2f} {wd:5.2f} {k:4d} {n:4d} | " + " ".join(f"{x:.4f}" for x in m))
+    print("dense_w bigram_w rrf_k cand w_regulation w_interpretation | R@10 R@100 MRR@10 nDCG@10")
+    for params, m in results[:25]:
+        print(" ".join(f"{p:g}" for p in params) + " | " + " ".join(f"{x:.4f}" for x in m))
 
 
 if __name__ == "__main__":

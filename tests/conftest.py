@@ -19,6 +19,11 @@ LAW_FILES = [
 ]
 
 
+@pytest.fixture(scope="session")
+def law_files() -> list[Path]:
+    return list(LAW_FILES)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def zhiku_env(tmp_path_factory):
     home = tmp_path_factory.mktemp("zhiku_home")

@@ -9,8 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from conftest import LAW_FILES
-
 ZHIKU = [sys.executable, "-m", "zhiku.cli"]
 
 
@@ -23,9 +21,9 @@ def run(home: Path, *args: str, stdin: str | None = None, check: int | None = 0)
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory):
+def home(tmp_path_factory, law_files):
     h = tmp_path_factory.mktemp("cli_home")
-    run(h, "ingest", str(LAW_FILES[0]), "--kb", "laws", "--create")
+    run(h, "ingest", str(law_files[0]), "--kb", "laws", "--create")
     return h
 
 
@@ -50,8 +48,8 @@ def test_search_json_and_filters(home):
     assert out["hits"] == []
 
 
-def test_reingest_is_idempotent(home):
-    out = json.loads(run(home, "ingest", str(LAW_FILES[0]), "--kb", "laws", "--json").stdout)
+def test_reingest_is_idempotent(home, law_files):
+    out = json.loads(run(home, "ingest", str(law_files[0]), "--kb", "laws", "--json").stdout)
     assert out["unchanged"] == 1 and out["added"] == 0 and out["chunks"] == 0
 
 

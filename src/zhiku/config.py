@@ -55,11 +55,18 @@ class LLMSettings(BaseModel):
 
 
 class RetrievalSettings(BaseModel):
+    # Defaults tuned on the STARD dev split only (bench/tune_fusion.py; docs/benchmarks.md).
     top_k: int = 5  # sources handed to the LLM
-    candidates: int = 100  # per retriever, before fusion
+    candidates: int = 200  # per retriever, before fusion; also the pool the level prior re-ranks
     bm25_weight: float = 1.0
-    dense_weight: float = 1.0
-    rrf_k: int = 60
+    dense_weight: float = 0.85
+    bigram_weight: float = 0.7
+    rrf_k: int = 10
+    # Prior on a statute's `level` metadata: laypeople's questions are mostly answered by 法律 and 司法解释;
+    # the many specialised 行政法规/部门规章 articles crowd them out otherwise. Chunks without `level` keep 1.0.
+    level_weights: dict[str, float] = Field(
+        default_factory=lambda: {"行政法规": 0.5, "部门规章": 0.5, "地方性法规": 0.5, "司法解释": 0.8}
+    )
     # below this best-hit relevance the answer is "no basis found"; see retrieve/relevance.py
     min_relevance: float = 0.35
     max_source_chars: int = 600  # per source in the prompt; the citation keeps the full text

@@ -52,6 +52,7 @@ class Filters:
 class FusionParams:
     bm25_weight: float = 1.0
     dense_weight: float = 1.0
+    bigram_weight: float = 0.0  # character-bigram BM25; engines without a bigram index ignore it
     rrf_k: int = 60
     candidates: int = 100
 

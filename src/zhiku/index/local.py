@@ -24,8 +24,10 @@ import numpy as np
 from zhiku.errors import ConfigError, LockedError
 from zhiku.index.base import DocInfo, DocWrite, Filters, FusionParams, SearchMode
 from zhiku.index.fusion import weighted_rrf
+from zhiku.index.tokenize import bigrams
 from zhiku.types import Hit
 
+SCHEMA_VERSION = "2"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS documents (
@@ -34,7 +36,8 @@ CREATE TABLE IF NOT EXISTS documents (
 CREATE INDEX IF NOT EXISTS documents_source ON documents(source);
 CREATE TABLE IF NOT EXISTS chunks (
     id INTEGER PRIMARY KEY, chunk_id TEXT NOT NULL UNIQUE, doc_id TEXT NOT NULL, ordinal INTEGER NOT NULL,
-    law TEXT, text TEXT NOT NULL, meta TEXT NOT NULL, tokens TEXT NOT NULL, vector BLOB NOT NULL);
+    law TEXT, text TEXT NOT NULL, meta TEXT NOT NULL, tokens TEXT NOT NULL, bigrams TEXT NOT NULL,
+    vector BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
 CREATE INDEX IF NOT EXISTS chunks_law ON chunks(law);
 """
@@ -83,6 +86,11 @@ class LocalStore:
         if stored_dim is None:
             self._set_meta("dim", str(dim))
             self._set_meta("generation", "0")
+            self._set_meta("schema", SCHEMA_VERSION)
+        elif self._meta("schema") != SCHEMA_VERSION:
+            raise ConfigError(
+                f"knowledge base '{name}': stored with an older zhiku index layout; re-create it and ingest again"
+            )
         elif int(stored_dim) != dim:
             raise ConfigError(f"knowledge base '{name}': built with {stored_dim}-d vectors, embedder gives {dim}-d")
         self._writer = None
@@ -122,6 +130,7 @@ class LocalStore:
         sb.add_text_field("doc_id", stored=False, tokenizer_name="raw")
         sb.add_text_field("law", stored=False, tokenizer_name="raw")
         sb.add_text_field("tokens", stored=False, tokenizer_name="whitespace", index_option="freq")
+        sb.add_text_field("bigrams", stored=False, tokenizer_name="whitespace", index_option="freq")
         return sb.build()
 
     def _open_tantivy(self) -> None:
@@ -143,8 +152,8 @@ class LocalStore:
             return  # the writer holding the lock will commit and stamp; search what is there meanwhile
         w = self._get_writer()
         w.delete_all_documents()
-        for cid, doc_id, law, tokens in self._db.execute("SELECT id, doc_id, law, tokens FROM chunks"):
-            w.add_document(self._tdoc(cid, doc_id, law, tokens))
+        for row in self._db.execute("SELECT id, doc_id, law, tokens, bigrams FROM chunks"):
+            w.add_document(self._tdoc(*row))
         w.commit()
         self._write_stamp("tantivy.gen", self.generation)
         self._release_writer()
@@ -155,10 +164,10 @@ class LocalStore:
             self._writer = None
         self._wlock.release()
 
-    def _tdoc(self, cid: int, doc_id: str, law: str | None, tokens: str):
+    def _tdoc(self, cid: int, doc_id: str, law: str | None, tokens: str, grams: str):
         import tantivy
 
-        return tantivy.Document(cid=cid, doc_id=doc_id, law=law or "", tokens=tokens)
+        return tantivy.Document(cid=cid, doc_id=doc_id, law=law or "", tokens=tokens, bigrams=grams)
 
     def _get_writer(self):
         if self._writer is None:
@@ -219,14 +228,14 @@ class LocalStore:
                     vecs = np.ascontiguousarray(w.vectors, dtype=np.float32)
                     for c, v, toks in zip(w.chunks, vecs, w.tokens):
                         law = c.meta.get("law")
-                        tok_str = " ".join(toks)
+                        tok_str, gram_str = " ".join(toks), " ".join(bigrams(c.index_text))
                         cur = db.execute(
-                            "INSERT INTO chunks(chunk_id, doc_id, ordinal, law, text, meta, tokens, vector)"
-                            " VALUES (?,?,?,?,?,?,?,?)",
-                            (c.chunk_id, doc_id, c.ordinal, law, c.text, _dumps(c.meta), tok_str, v.tobytes()),
+                            "INSERT INTO chunks(chunk_id, doc_id, ordinal, law, text, meta, tokens, bigrams, vector)"
+                            " VALUES (?,?,?,?,?,?,?,?,?)",
+                            (c.chunk_id, doc_id, c.ordinal, law, c.text, _dumps(c.meta), tok_str, gram_str, v.tobytes()),
                         )
                         added_ids.append(cur.lastrowid)
-                        tdocs.append((cur.lastrowid, doc_id, law, tok_str))
+                        tdocs.append((cur.lastrowid, doc_id, law, tok_str, gram_str))
                     if len(vecs):
                         added_vecs.append(vecs)
                     db.execute(
@@ -296,7 +305,7 @@ class LocalStore:
         rows = self._db.execute(f"SELECT id FROM chunks WHERE {' AND '.join(clauses)}", args).fetchall()
         return np.asarray([r[0] for r in rows], dtype=np.int64)
 
-    def _bm25(self, tokens: list[str], n: int, filters: Filters | None) -> list[tuple[int, float]]:
+    def _bm25(self, tokens: list[str], n: int, filters: Filters | None, field: str = "tokens") -> list[tuple[int, float]]:
         import tantivy
 
         terms = list(dict.fromkeys(t for t in tokens if t))
@@ -304,7 +313,7 @@ class LocalStore:
             return []
         s = self._tschema
         should = tantivy.Occur.Should
-        q = tantivy.Query.boolean_query([(should, tantivy.Query.term_query(s, "tokens", t)) for t in terms])
+        q = tantivy.Query.boolean_query([(should, tantivy.Query.term_query(s, field, t)) for t in terms])
         if filters:
             must = [(tantivy.Occur.Must, q)]
             if filters.laws:
@@ -346,18 +355,24 @@ class LocalStore:
             bm25 = self._bm25(query_tokens, n, filters) if mode in ("hybrid", "bm25") else []
             use_dense = mode in ("hybrid", "dense") and query_vector is not None
             dense = self._dense(query_vector, n, filters) if use_dense else []
+            use_grams = mode == "hybrid" and fusion.bigram_weight > 0
+            grams = self._bm25(bigrams(query_text), n, filters, "bigrams") if use_grams else []
         per: dict[int, dict[str, float]] = {}
         for cid, s in bm25:
             per.setdefault(cid, {})["bm25"] = s
         for cid, s in dense:
             per.setdefault(cid, {})["dense"] = s
+        for cid, s in grams:
+            per.setdefault(cid, {})["bigram"] = s
         if mode == "bm25":
             ranked = bm25[:k]
         elif mode == "dense":
             ranked = dense[:k]
         else:
             fused = weighted_rrf(
-                [[c for c, _ in bm25], [c for c, _ in dense]], [fusion.bm25_weight, fusion.dense_weight], fusion.rrf_k
+                [[c for c, _ in bm25], [c for c, _ in dense], [c for c, _ in grams]],
+                [fusion.bm25_weight, fusion.dense_weight, fusion.bigram_weight],
+                fusion.rrf_k,
             )
             ranked = fused[:k]
         return self._hits([cid for cid, _ in ranked], [s for _, s in ranked], per)

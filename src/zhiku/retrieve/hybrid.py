@@ -16,7 +16,13 @@ class HybridRetriever:
 
     def fusion(self, **overrides) -> FusionParams:
         s = self.settings
-        p = FusionParams(bm25_weight=s.bm25_weight, dense_weight=s.dense_weight, rrf_k=s.rrf_k, candidates=s.candidates)
+        p = FusionParams(
+            bm25_weight=s.bm25_weight,
+            dense_weight=s.dense_weight,
+            bigram_weight=s.bigram_weight,
+            rrf_k=s.rrf_k,
+            candidates=s.candidates,
+        )
         for k, v in overrides.items():
             if v is not None:
                 setattr(p, k, v)
@@ -36,13 +42,25 @@ class HybridRetriever:
         tokens = tokenize(query) if mode != "dense" else []
         vector = self.embedder.embed_query(query) if mode != "bm25" else None
         t1 = time.perf_counter()
-        # Over-fetch a little: parts of one long article collapse into one hit.
-        raw = self.store.search(query, tokens, vector, k=k + 10, mode=mode, filters=filters, fusion=fusion or self.fusion())
+        fusion = fusion or self.fusion()
+        weights = self.settings.level_weights
+        # Over-fetch: parts of one long article collapse into one hit, and the level prior re-ranks a whole pool.
+        pool = max(k + 10, fusion.candidates) if weights and mode == "hybrid" else k + 10
+        raw = self.store.search(query, tokens, vector, k=pool, mode=mode, filters=filters, fusion=fusion)
+        if weights and mode == "hybrid":
+            raw = apply_level_prior(raw, weights)
         hits = collapse(raw)[:k]
         if timings is not None:
             timings["embed_ms"] = (t1 - t0) * 1000
             timings["search_ms"] = (time.perf_counter() - t1) * 1000
         return hits
+
+
+def apply_level_prior(hits: list[Hit], weights: dict[str, float]) -> list[Hit]:
+    """Scale fused scores by the statute level's weight and re-sort (stable, so ties keep fusion order)."""
+    for h in hits:
+        h.score *= weights.get(h.meta.get("level") or "", 1.0)
+    return sorted(hits, key=lambda h: -h.score)
 
 
 def collapse(hits: list[Hit]) -> list[Hit]:
