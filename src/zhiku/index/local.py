@@ -249,19 +249,23 @@ class LocalStore:
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
-            # Derived indexes follow the committed truth; a crash from here on is repaired on open.
-            for w in batch:
-                writer.delete_documents_by_term("doc_id", w.doc.doc_id)
-            for t in tdocs:
-                writer.add_document(self._tdoc(*t))
-            writer.commit()
-            self._write_stamp("tantivy.gen", gen)
-            self._tindex.reload()
-            if removed:
-                self._faiss.remove_ids(np.asarray(removed, dtype=np.int64))
-            if added_vecs:
-                self._faiss.add_with_ids(np.vstack(added_vecs), np.asarray(added_ids, dtype=np.int64))
-            self._dense_dirty = True
+            self._follow(gen, [w.doc.doc_id for w in batch], tdocs, removed, added_ids, added_vecs)
+
+    def _follow(self, gen, doc_ids, tdocs, removed, added_ids=(), added_vecs=()) -> None:
+        """Bring the derived indexes up to the committed SQLite state; a crash in here is repaired on open."""
+        writer = self._get_writer()
+        for d in doc_ids:
+            writer.delete_documents_by_term("doc_id", d)
+        for t in tdocs:
+            writer.add_document(self._tdoc(*t))
+        writer.commit()
+        self._write_stamp("tantivy.gen", gen)
+        self._tindex.reload()
+        if removed:
+            self._faiss.remove_ids(np.asarray(removed, dtype=np.int64))
+        if added_vecs:
+            self._faiss.add_with_ids(np.vstack(added_vecs), np.asarray(added_ids, dtype=np.int64))
+        self._dense_dirty = True
 
     def delete(self, doc_ids: list[str]) -> int:
         if not doc_ids:
@@ -283,14 +287,7 @@ class LocalStore:
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
-            for d in doc_ids:
-                writer.delete_documents_by_term("doc_id", d)
-            writer.commit()
-            self._write_stamp("tantivy.gen", gen)
-            self._tindex.reload()
-            if removed:
-                self._faiss.remove_ids(np.asarray(removed, dtype=np.int64))
-            self._dense_dirty = True
+            self._follow(gen, doc_ids, [], removed)
             return existed
 
     # ---------- reads ----------
