@@ -181,6 +181,10 @@ class LocalStore:
     def _open_dense(self) -> None:
         import faiss
 
+        # One query scans 58k x 512 floats in ~5 ms on one thread. With OpenMP's default (all cores) the same
+        # search took 33 ms and its spinning workers starved the query embedder's BLAS threads (0.7 -> 220 ms).
+        faiss.omp_set_num_threads(1)
+
         snap = self.path / "dense.faiss"
         if snap.exists() and self._stamp("dense.gen") == self.generation:
             self._faiss = faiss.read_index(str(snap))
