@@ -12,7 +12,15 @@ from typing import AsyncIterator, Iterator
 
 from zhiku.config import Settings
 from zhiku.generate.base import LLM, Message, Sampling, Usage
-from zhiku.generate.prompts import NO_BASIS_ANSWER, build_condense_messages, build_messages, parse_citations
+from zhiku.generate.prompts import (
+    NO_BASIS_ANSWER,
+    build_condense_messages,
+    build_messages,
+    clean_condensed,
+    fix_citations,
+    mentioned_sources,
+    parse_citations,
+)
 from zhiku.index.base import Filters
 from zhiku.kb import KnowledgeBase
 from zhiku.retrieve.hybrid import HybridRetriever
@@ -78,8 +86,7 @@ class RagPipeline:
         if not turns:
             return question
         text = self.llm.complete(build_condense_messages(turns, question), Sampling(max_tokens=96, temperature=0.0))
-        text = text.strip().splitlines()[0].strip() if text.strip() else ""
-        return text or question
+        return clean_condensed(text, question)
 
     def prepare(
         self,
@@ -105,9 +112,12 @@ class RagPipeline:
 
     # ---------- after generation ----------
     def finish(self, p: Prepared, text: str, usage: Usage, ttft_ms: float | None) -> Answer:
-        text = text.strip()
+        # Small models copy an article's name more reliably than its [n]: repair contradicting markers, and fall
+        # back to the articles the text names when it wrote no marker at all.
+        text = fix_citations(text.strip(), p.hits)
         sources = p.sources
-        cited = [sources[n - 1] for n in parse_citations(text, len(sources))]
+        numbers = parse_citations(text, len(sources)) or mentioned_sources(text, p.hits)
+        cited = [sources[n - 1] for n in numbers]
         timings = dict(p.timings)
         if ttft_ms is not None:
             timings["ttft_ms"] = ttft_ms
