@@ -126,3 +126,21 @@ def test_config_show_masks_secrets(tmp_path):
     finally:
         del os.environ[env_key]
     assert out["llm"]["api_key"] == "***" and out["home"] == str(tmp_path)
+
+
+def test_100mb_text_file_rejected_rest_ingested(tmp_path):
+    big = tmp_path / "big.txt"
+    with open(big, "wb") as f:
+        f.truncate(100 * 1024 * 1024)  # sparse: 100 MB on paper, no disk churn
+    ok = tmp_path / "ok.txt"
+    ok.write_text("劳动者有权依法参加和组织工会。", encoding="utf-8")
+    p = run(tmp_path / "h", "ingest", str(big), str(ok), "--kb", "k", "--create", "--json", check=1)
+    assert json.loads(p.stdout)["added"] == 1
+    line = next(l for l in p.stderr.splitlines() if "big.txt" in l)
+    assert line.startswith(f"error: {big}: file is 100.0 MB, over the 50 MB limit")
+
+
+def test_chat_condenses_follow_up(home):
+    p = run(home, "chat", "--kb", "laws", stdin="劳动合同的试用期有什么规定？\n那最长能约定多久？\n/exit\n")
+    assert p.stdout.count("引用") + p.stdout.count("检索到的条文") + p.stdout.count("未找到") >= 2
+    assert "searched as:" in p.stderr  # the follow-up was rewritten into a standalone question

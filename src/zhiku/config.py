@@ -81,7 +81,9 @@ class ChunkSettings(BaseModel):
 
 
 class IngestSettings(BaseModel):
-    max_file_mb: float = 200.0
+    # A statute book is ~1 MB; a 100 MB text file is almost always a mistake (a log, a dump) that would tie up
+    # the embedder for an hour. Raise it with ZHIKU_INGEST__MAX_FILE_MB when you mean it.
+    max_file_mb: float = 50.0
     ocr: bool = True  # OCR images and text-less PDF pages when rapidocr is installed
     batch_docs: int = 256
 
