@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -206,14 +207,10 @@ class _progress:
         )
         self._p.start()
         self._task = None
-        import time
-
         self._t0 = time.perf_counter()
         return self
 
     def __call__(self, done: int, total: int, chunks: int, name: str) -> None:
-        import time
-
         dt = max(time.perf_counter() - self._t0, 1e-6)
         rate = f"{done / dt:.1f} files/s {chunks / dt:.0f} chunks/s"
         if self._task is None:
@@ -287,7 +284,7 @@ def _print_answer_stream(pipe, question: str, history, filters, as_json: bool, t
         _dump(answer.to_dict())
         return answer
     out.print()
-    cited = answer.citations or ([] if not answer.grounded else [])
+    cited = answer.citations
     if cited:
         out.print("\n引用 (citations):", style="bold")
         for c in cited:

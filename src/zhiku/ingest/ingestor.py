@@ -111,7 +111,7 @@ class Ingestor:
                     self._remove_stale(str(Path(f).resolve()), {d.doc_id for d in result.documents}, report)
             except ZhikuError as e:
                 report.files_failed[str(f)] = str(e)
-                log.warning("ingest failed: %s", e)
+                log.info("ingest failed: %s", e)  # reported to the caller; a warning would print it twice
             except Exception as e:  # a parser bug must not sink the batch; name the file
                 report.files_failed[str(f)] = f"{f}: {type(e).__name__}: {e}"
                 log.exception("ingest crashed on %s", f)
