@@ -17,7 +17,6 @@ from zhiku.generate.prompts import (
     build_condense_messages,
     build_messages,
     clean_condensed,
-    fix_citations,
     mentioned_sources,
     parse_citations,
 )
@@ -112,9 +111,10 @@ class RagPipeline:
 
     # ---------- after generation ----------
     def finish(self, p: Prepared, text: str, usage: Usage, ttft_ms: float | None) -> Answer:
-        # Small models copy an article's name more reliably than its [n]: repair contradicting markers, and fall
-        # back to the articles the text names when it wrote no marker at all.
-        text = fix_citations(text.strip(), p.hits)
+        # Citations follow the [n] markers as the user saw them stream; rewriting them afterwards (e.g. to match
+        # a law name the model got wrong) made the list disagree with the text. Without any marker, fall back to
+        # the sources whose 《law》第X条 the text names.
+        text = text.strip()
         sources = p.sources
         numbers = parse_citations(text, len(sources)) or mentioned_sources(text, p.hits)
         cited = [sources[n - 1] for n in numbers]
