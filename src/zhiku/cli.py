@@ -20,10 +20,12 @@ kb_app = typer.Typer(help="Create, list, inspect and delete knowledge bases.", n
 eval_app = typer.Typer(help="Measure retrieval quality on a labelled dataset.", no_args_is_help=True)
 config_app = typer.Typer(help="Show the effective settings.", no_args_is_help=True)
 models_app = typer.Typer(help="Bundled generation models.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys for `zhiku serve` (stored hashed under ZHIKU_HOME).", no_args_is_help=True)
 app.add_typer(kb_app, name="kb")
 app.add_typer(eval_app, name="eval")
 app.add_typer(config_app, name="config")
 app.add_typer(models_app, name="models")
+app.add_typer(keys_app, name="keys")
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -426,6 +428,83 @@ def models_list(as_json: bool = JsonOpt) -> None:
         return _dump(rows)
     for r in rows:
         out.print("\t".join(str(v) for v in (r.values() if isinstance(r, dict) else r)), markup=False)
+
+
+
+# ---------------------------------------------------------------- serve / keys
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+@app.command()
+@guarded
+def serve(
+    host: Optional[str] = typer.Option(None, "--host", help="Bind address (default: server.host)."),
+    port: Optional[int] = typer.Option(None, "--port", help="Port (default: server.port)."),
+) -> None:
+    """Start the HTTP API (native /api, OpenAI-compatible /v1) on the same pipeline as the CLI."""
+    import uvicorn
+
+    from zhiku.serve.app import create_app
+    from zhiku.serve.auth import KeyStore
+
+    s = settings()
+    s.home.mkdir(parents=True, exist_ok=True)
+    host = host or s.server.host
+    port = port or s.server.port
+    keys = KeyStore(s.home)
+    protected = s.server.auth == "auto" and keys.has_keys()
+    keys.close()
+    if not protected:
+        if host not in LOOPBACK:
+            err.print(f"no API keys configured: binding to 127.0.0.1 instead of {host} "
+                      "(create one with `zhiku keys create --scope admin`)", markup=False)
+        else:
+            err.print("no API keys configured: serving on localhost only, without authentication", markup=False)
+        host = "127.0.0.1"
+    err.print(f"zhiku serving on http://{host}:{port} (model {s.llm.model}, default kb '{s.default_kb}')", markup=False)
+    uvicorn.run(create_app(s), host=host, port=port, log_level=s.log_level.lower(), access_log=False,
+                timeout_graceful_shutdown=int(s.server.drain_seconds))
+
+
+def _keystore():
+    from zhiku.serve.auth import KeyStore
+
+    s = settings()
+    return KeyStore(s.home)
+
+
+@keys_app.command("create")
+@guarded
+def keys_create(
+    scope: str = typer.Option("user", "--scope", help="user (chat, search) or admin (also manage KBs and keys)."),
+    name: str = typer.Option("", "--name", help="A label for the key."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Create an API key; the secret is printed once and stored only as a salted hash."""
+    info, token = _keystore().create(scope, name)
+    if as_json:
+        return _dump({**info.to_dict(), "key": token})
+    out.print(token, markup=False)
+    err.print(f"created {info.scope} key '{info.id}': store it now, it cannot be shown again", markup=False)
+
+
+@keys_app.command("list")
+@guarded
+def keys_list(as_json: bool = JsonOpt) -> None:
+    """List API keys (ids and scopes; never the secrets)."""
+    rows = [k.to_dict() for k in _keystore().list()]
+    if as_json:
+        return _dump(rows)
+    for r in rows:
+        out.print(f"{r['id']}\t{r['scope']}\t{'revoked' if r['revoked'] else 'active'}\t{r['name']}", markup=False)
+
+
+@keys_app.command("revoke")
+@guarded
+def keys_revoke(key_id: str) -> None:
+    """Revoke an API key by id."""
+    _keystore().revoke(key_id)
+    out.print(f"revoked key '{key_id}'")
 
 
 if __name__ == "__main__":

@@ -56,7 +56,9 @@ class LLMSettings(BaseModel):
 
 class RetrievalSettings(BaseModel):
     # Defaults tuned on the STARD dev split only (bench/tune_fusion.py; docs/benchmarks.md).
-    top_k: int = 4  # sources handed to the LLM (each ~100 prompt tokens: ~1 s of TTFT on 2 cores with the 1.5B)
+    # sources handed to the LLM: each costs ~100 prompt tokens (~1 s TTFT on 2 cores), and more than 3 confuse
+    # the bundled 1.5B model (bench/bench_ask.py); raise it for a larger model behind vLLM
+    top_k: int = 3
     candidates: int = 200  # per retriever, before fusion; also the pool the level prior re-ranks
     bm25_weight: float = 1.0
     dense_weight: float = 0.85
@@ -67,9 +69,9 @@ class RetrievalSettings(BaseModel):
     level_weights: dict[str, float] = Field(
         default_factory=lambda: {"行政法规": 0.5, "部门规章": 0.5, "地方性法规": 0.5, "司法解释": 0.8}
     )
-    # below this best-hit dense similarity the answer is "no basis found" (retrieve/relevance.py). 0.40 keeps 98%
-    # of STARD dev questions and refuses 90% of samples/eval/off_topic.jsonl with the bundled embedder.
-    min_relevance: float = 0.40
+    # below this best-hit dense similarity the answer is "no basis found" (retrieve/relevance.py). 0.38 keeps 98%
+    # of STARD dev questions and refuses 85% of samples/eval/off_topic.jsonl with the bundled embedder.
+    min_relevance: float = 0.38
     max_source_chars: int = 400  # per source in the prompt; the citation keeps the full text
 
 
@@ -92,6 +94,21 @@ class ChatSettings(BaseModel):
     history_turns: int = 3  # turns condensed into a standalone question
 
 
+class ServerSettings(BaseModel):
+    host: str = "127.0.0.1"  # without API keys `zhiku serve` refuses anything but loopback
+    port: int = 8000
+    # requests waiting for the one in-process generation slot; beyond this a request gets 503 + Retry-After at
+    # once instead of hanging (a 0.5-1.5B model on 2 cores answers one question at a time)
+    max_queue: int = 4
+    retry_after: int = 5  # seconds, sent with 503
+    request_timeout: float = 180.0  # seconds from admission to the last token
+    # "auto": keys are required once `zhiku keys create` made one; "off": never (loopback only)
+    auth: Literal["auto", "off"] = "auto"
+    max_query_chars: int = 4000
+    max_upload_mb: float = 50.0  # per file
+    drain_seconds: float = 30.0  # graceful shutdown: how long running streams may finish
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="ZHIKU_", env_nested_delimiter="__", extra="ignore", validate_default=True
@@ -110,6 +127,7 @@ class Settings(BaseSettings):
     chunk: ChunkSettings = Field(default_factory=ChunkSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     chat: ChatSettings = Field(default_factory=ChatSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -47,6 +47,37 @@ class KBExistsError(ZhikuError):
     http_status = 409
 
 
+class PayloadTooLargeError(InputError):
+    http_status = 413
+
+
+class AuthError(ZhikuError):
+    """Missing or unknown API key."""
+
+    exit_code = 2
+    http_status = 401
+
+
+class ForbiddenError(AuthError):
+    """A valid key without the scope the operation needs."""
+
+    http_status = 403
+
+
+class OverloadedError(ZhikuError):
+    """The generation queue is full; the server answers at once instead of hanging (HTTP adds Retry-After)."""
+
+    exit_code = 6
+    http_status = 503
+
+
+class RequestTimeoutError(ZhikuError):
+    """A request ran past server.request_timeout."""
+
+    exit_code = 6
+    http_status = 504
+
+
 class LockedError(ZhikuError):
     """Another process holds the write lock of a knowledge base."""
 
