@@ -56,6 +56,8 @@ def test_reingest_is_idempotent(home, law_files):
 def test_unknown_kb_and_missing_path_fail_clearly(home, tmp_path):
     p = run(home, "search", "试用期", "--kb", "nope", check=3)
     assert p.stderr.strip() == "error: knowledge base 'nope' does not exist (see `zhiku kb list`)"
+    p = run(home, "ingest", "--kb", "nope", "--text", "一行", check=3)
+    assert p.stderr.strip() == "error: knowledge base 'nope' does not exist (create it with `zhiku kb create` or pass --create)"
     p = run(home, "ingest", str(tmp_path / "missing.txt"), "--kb", "laws", check=2)
     assert f"{tmp_path / 'missing.txt'}: no such file or directory" in p.stderr
 

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 
 from zhiku.config import Settings, get_settings, reset_settings
-from zhiku.errors import InputError, ZhikuError
+from zhiku.errors import InputError, KBNotFoundError, ZhikuError
 
 app = typer.Typer(help="知库 zhiku: offline RAG question answering over statutes with exact article citations.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -164,6 +164,8 @@ def ingest(
     c = kbs()
     if create:
         c.create(name, exist_ok=True)
+    elif not c.exists(name):
+        raise KBNotFoundError(name, hint="create it with `zhiku kb create` or pass --create")
     kb_obj = c.open(name)
     with _progress("ingest") as bar:
         report = Ingestor(kb_obj, s, chunker=chunker).run(paths, lines, progress=bar)

@@ -37,8 +37,8 @@ class NotFoundError(ZhikuError):
 
 
 class KBNotFoundError(NotFoundError):
-    def __init__(self, name: str):
-        super().__init__(f"knowledge base '{name}' does not exist (see `zhiku kb list`)")
+    def __init__(self, name: str, hint: str = "see `zhiku kb list`"):
+        super().__init__(f"knowledge base '{name}' does not exist ({hint})")
         self.name = name
 
 
