@@ -463,6 +463,9 @@ def serve(
         else:
             err.print("no API keys configured: serving on localhost only, without authentication", markup=False)
         host = "127.0.0.1"
+    import logging
+
+    logging.getLogger("zhiku.access").setLevel(logging.INFO)  # one structured line per request
     err.print(f"zhiku serving on http://{host}:{port} (model {s.llm.model}, default kb '{s.default_kb}')", markup=False)
     uvicorn.run(create_app(s), host=host, port=port, log_level=s.log_level.lower(), access_log=False,
                 timeout_graceful_shutdown=int(s.server.drain_seconds))

@@ -35,7 +35,7 @@ def small_llm(small_gguf):
     pytest.importorskip("llama_cpp")
     from zhiku.generate.llama_cpp import LlamaCppLLM
 
-    llm = LlamaCppLLM(small_gguf, n_ctx=2048, n_threads=2, name=SMALL).load()
+    llm = LlamaCppLLM(small_gguf, n_ctx=2048, n_threads=1, name=SMALL).load()
     yield llm
     llm.close()
 
@@ -49,7 +49,7 @@ def llama_server(small_gguf, tmp_path_factory):
     cmd = [
         sys.executable, "-m", "llama_cpp.server",
         "--model", str(small_gguf), "--model_alias", SMALL,
-        "--n_threads", "2", "--n_ctx", "2048",
+        "--n_threads", "1", "--n_ctx", "2048",
         "--host", "127.0.0.1", "--port", str(port),
         "--interrupt_requests", "False",
     ]  # fmt: skip

@@ -37,8 +37,6 @@ class Server:
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory, law_files):
-    import uvicorn
-
     from zhiku.config import ServerSettings, Settings
     from zhiku.ingest.ingestor import Ingestor
     from zhiku.kb import KnowledgeBases
@@ -58,8 +56,18 @@ def server(tmp_path_factory, law_files):
     keys.close()
 
     app = create_app(s)
+    srv, thread, base = start_server(app)
+    yield Server(base, home, admin_key, user_key, app)
+    srv.should_exit = True
+    thread.join(30)
+
+
+def start_server(app, **config):
+    """(uvicorn.Server, thread, base URL) of `app` on a free loopback port, once /readyz answers 200."""
+    import uvicorn
+
     port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", **config))
     thread = threading.Thread(target=srv.run, name="uvicorn-test", daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{port}"
@@ -73,9 +81,7 @@ def server(tmp_path_factory, law_files):
         assert thread.is_alive(), "uvicorn thread died"
         assert time.monotonic() < deadline, "server not ready in 120 s"
         time.sleep(0.2)
-    yield Server(base, home, admin_key, user_key, app)
-    srv.should_exit = True
-    thread.join(30)
+    return srv, thread, base
 
 
 def sse_events(response: httpx.Response) -> list[tuple[str, str]]:

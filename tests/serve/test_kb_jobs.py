@@ -38,11 +38,11 @@ def test_kb_lifecycle_and_upload(server):
         assert job["state"] == "done" and job["files_done"] == job["files_total"] == 3
         failed = job["report"]["files_failed"]
         assert len(failed) == 1 and "broken.pdf" in next(iter(failed))
-        assert job["report"]["chunks"] >= 3
+        assert job["report"]["chunks"] >= 2 and job["report"]["added"] == 2, job["report"]
 
         docs = c.get("/api/kbs/uploads/documents").json()["documents"]
         md = [d for d in docs if d["source"].endswith("测试条例.md")]
-        assert len(md) == 1 and md[0]["chunks"] >= 2
+        assert len(md) == 1 and md[0]["chunks"] >= 1
         assert (server.home / "uploads" / "uploads" / "测试条例.md").is_file()  # kept inside ZHIKU_HOME
         assert not (server.home.parent / "etc").exists()
 

@@ -7,7 +7,7 @@ Q = "试用期最长多久？"
 
 
 def test_chat_streams_tokens_citations_done(server):
-    with server.client() as c, c.stream("POST", "/api/rag/chat", json={"query": Q, "max_tokens": 48}) as r:
+    with server.client() as c, c.stream("POST", "/api/rag/chat", json={"query": Q, "max_tokens": 24}) as r:
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
         events = sse_events(r)
     names = [e for e, _ in events]

@@ -48,10 +48,10 @@ def get_llm(settings: LLMSettings, models_dir: Path) -> LLM:
         from zhiku.generate.models import resolve_model
 
         path = resolve_model(settings.model, Path(models_dir)).resolve()
-        key = ("llama-cpp", str(path), settings.n_ctx, settings.n_threads)
+        key = ("llama-cpp", str(path), settings.n_ctx, settings.threads)
         with _cache_lock:
             if key not in _cache:
-                _cache[key] = LlamaCppLLM(path, n_ctx=settings.n_ctx, n_threads=settings.n_threads, name=settings.model)
+                _cache[key] = LlamaCppLLM(path, n_ctx=settings.n_ctx, n_threads=settings.threads, name=settings.model)
             return _cache[key]
     raise ConfigError(f"unknown LLM backend {settings.backend!r} (llama-cpp, openai)")
 

@@ -70,6 +70,10 @@ class LlamaCppLLM:
                     n_threads=self.n_threads,
                     n_threads_batch=self.n_threads,
                     n_batch=self.n_batch,
+                    # Read the weights into anonymous memory: mmapped pages can be reclaimed by the host's
+                    # page-out (DAMON on these VMs) and re-read from disk mid-generation, which made token rates
+                    # swing from ~40/s to one every few seconds. Without swap, anonymous pages stay put.
+                    use_mmap=False,
                     verbose=False,
                 )
             except (ValueError, RuntimeError, OSError) as e:

@@ -55,8 +55,9 @@ class Ticket:
 
 
 class GenerationGate:
-    def __init__(self, max_queue: int, timeout: float, metrics: Metrics):
+    def __init__(self, max_queue: int, timeout: float, metrics: Metrics, drain_seconds: float = 0.0):
         self.max_queue, self.timeout, self.metrics = max_queue, timeout, metrics
+        self.drain_seconds = drain_seconds
         self._slot = asyncio.Semaphore(1)
         self.waiting = 0
 

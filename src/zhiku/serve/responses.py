@@ -11,7 +11,9 @@ class GatedSSE(EventSourceResponse):
     the body started (an async generator that never started would never run its `finally`)."""
 
     def __init__(self, content, ticket: Ticket, **kw):
-        super().__init__(content, ping=15, **kw)
+        # on shutdown a running answer may finish within the drain time (kept under uvicorn's own timeout)
+        grace = max(ticket.gate.drain_seconds - 1, 0)
+        super().__init__(content, ping=15, shutdown_grace_period=grace, **kw)
         self.ticket = ticket
 
     async def __call__(self, scope, receive, send):

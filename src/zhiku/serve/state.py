@@ -21,7 +21,7 @@ class AppState:
         self.kbs = KnowledgeBases(settings)
         self.metrics = Metrics()
         srv = settings.server
-        self.gate = GenerationGate(srv.max_queue, srv.request_timeout, self.metrics)
+        self.gate = GenerationGate(srv.max_queue, srv.request_timeout, self.metrics, srv.drain_seconds)
         self.jobs = JobManager(settings.home / "uploads")
         self.sessions = SessionStore(settings.home)
         self.keys = KeyStore(settings.home)

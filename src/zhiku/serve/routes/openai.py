@@ -1,12 +1,14 @@
 """OpenAI-compatible API: each KB is a model `zhiku/<kb>`; citations ride in an extra `citations` field."""
 from __future__ import annotations
 
+import base64
 import json
 import time
 import uuid
 from typing import Literal
 
 import anyio
+import numpy as np
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
@@ -40,7 +42,7 @@ class ChatCompletionRequest(BaseModel):
 class EmbeddingRequest(BaseModel):
     input: str | list[str]
     model: str = ""
-    encoding_format: Literal["float"] = "float"
+    encoding_format: Literal["float", "base64"] = "float"  # the openai client asks for base64 by default
 
 
 def kb_of(model: str) -> str:
@@ -123,9 +125,13 @@ async def embeddings(req: EmbeddingRequest, state: AppState = Depends(get_state)
     embedder = get_embedder(state.settings.embedder)
     vectors = await anyio.to_thread.run_sync(embedder.embed_documents, texts)
     chars = sum(len(t) for t in texts)
+
+    def encode(v):  # base64 is little-endian float32, as OpenAI sends it
+        return base64.b64encode(np.asarray(v, dtype="<f4").tobytes()).decode() if req.encoding_format == "base64" else v.tolist()
+
     return {
         "object": "list",
         "model": embedder.name,
-        "data": [{"object": "embedding", "index": i, "embedding": v.tolist()} for i, v in enumerate(vectors)],
+        "data": [{"object": "embedding", "index": i, "embedding": encode(v)} for i, v in enumerate(vectors)],
         "usage": {"prompt_tokens": chars, "total_tokens": chars},  # characters: the embedders do not expose tokens
     }

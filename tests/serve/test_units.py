@@ -1,0 +1,114 @@
+"""Fast checks without a server: the admission gate, file-name sanitising, key hashing, the CLI commands."""
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from zhiku.errors import AuthError, ForbiddenError, InputError, OverloadedError, UnsupportedFileError
+
+
+def test_gate_bounds_waiting_and_frees_on_close():
+    from zhiku.serve.generation import GenerationGate
+    from zhiku.serve.metrics import Metrics
+
+    async def scenario():
+        gate = GenerationGate(max_queue=1, timeout=5, metrics=Metrics())
+        a, b = gate.admit(), gate.admit()  # a burst: both admitted before either runs
+        with pytest.raises(OverloadedError):
+            gate.admit()
+        await a.acquire()
+        assert gate.busy and gate.waiting == 1
+        b.close()  # a waiting client that went away gives its place back
+        c = gate.admit()
+        a.close()
+        a.close()  # idempotent
+        await c.acquire()
+        assert gate.busy and gate.waiting == 0
+        c.close()
+        assert not gate.busy
+
+    asyncio.run(scenario())
+
+
+def test_gate_times_out_waiting():
+    from zhiku.errors import RequestTimeoutError
+    from zhiku.serve.generation import GenerationGate
+    from zhiku.serve.metrics import Metrics
+
+    async def scenario():
+        gate = GenerationGate(max_queue=2, timeout=0.2, metrics=Metrics())
+        a, b = gate.admit(), gate.admit()
+        await a.acquire()
+        with pytest.raises(RequestTimeoutError):
+            await b.acquire()
+        b.close()
+        a.close()
+        assert gate.waiting == 0 and not gate.busy
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("raw, safe", [
+    ("../../etc/passwd.md", "passwd.md"), ("C:\\Users\\x\\劳动法.txt", "劳动法.txt"), ("a b;rm -rf.md", "a_b_rm_-rf.md"),
+    (".hidden.txt", "hidden.txt"),
+])  # fmt: skip
+def test_safe_filename(raw, safe):
+    from zhiku.serve.jobs import safe_filename
+
+    assert safe_filename(raw) == safe
+
+
+def test_safe_filename_rejects_empty_and_unsupported():
+    from zhiku.serve.jobs import check_supported, safe_filename
+
+    with pytest.raises(InputError):
+        safe_filename("../..")
+    with pytest.raises(UnsupportedFileError):
+        check_supported("x.exe")
+
+
+def test_keys_hashed_scoped_revocable(tmp_path):
+    from zhiku.serve.auth import KeyStore, check_scope
+
+    ks = KeyStore(tmp_path)
+    info, token = ks.create("user", "u")
+    assert token.split("_", 2)[2] not in (tmp_path / "keys.sqlite").read_bytes().decode("latin-1")
+    assert ks.verify(token).scope == "user"
+    with pytest.raises(ForbiddenError):
+        check_scope(ks.verify(token), "admin")
+    with pytest.raises(AuthError):
+        ks.verify(token[:-1] + ("x" if token[-1] != "x" else "y"))
+    ks.revoke(info.id)
+    with pytest.raises(AuthError):
+        ks.verify(token)
+    assert not ks.has_keys()
+    with pytest.raises(InputError):
+        ks.create("root")
+
+
+def test_cli_keys_and_serve_binds_loopback_without_keys(settings, monkeypatch):
+    import uvicorn
+    from typer.testing import CliRunner
+
+    from zhiku.cli import app
+
+    calls = []
+    monkeypatch.setattr(uvicorn, "run", lambda app_, **kw: calls.append(kw))
+    monkeypatch.setattr("zhiku.serve.app.create_app", lambda s, **kw: object())
+    r = CliRunner().invoke(app, ["serve", "--host", "0.0.0.0", "--port", "8123"])
+    assert r.exit_code == 0, r.output
+    assert calls[-1]["host"] == "127.0.0.1" and calls[-1]["port"] == 8123
+    assert "no API keys" in r.output
+
+    r = CliRunner().invoke(app, ["keys", "create", "--scope", "admin", "--json"])
+    assert r.exit_code == 0, r.output
+    created = json.loads(r.stdout)
+    assert created["key"].startswith("zk_") and created["scope"] == "admin"
+    r = CliRunner().invoke(app, ["serve", "--host", "0.0.0.0"])
+    assert r.exit_code == 0 and calls[-1]["host"] == "0.0.0.0"
+    r = CliRunner().invoke(app, ["keys", "list", "--json"])
+    assert [k["id"] for k in json.loads(r.stdout)] == [created["id"]] and "key" not in r.stdout
+    assert CliRunner().invoke(app, ["keys", "revoke", created["id"]]).exit_code == 0
+    assert CliRunner().invoke(app, ["keys", "revoke", "nope"]).exit_code == 3
