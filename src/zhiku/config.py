@@ -46,13 +46,16 @@ class LLMSettings(BaseModel):
     base_url: str = ""
     api_key: str = ""
     n_ctx: int = 4096
-    # 0 = all cores but one. llama.cpp's threads wait on each other every token: with one of two cores busy
-    # (retrieval, another request, any other process) 2 threads took 66 s for 30 tokens where 1 thread took 0.8 s.
+    # 0 = auto: all cores for the one-shot CLI, all but one in `zhiku serve` (see `threads`). llama.cpp's threads
+    # wait on each other every token: with one of two cores busy (retrieval, another request, any other process)
+    # 2 threads took 66 s for 30 tokens where 1 thread took 0.8 s; on an idle box 2 threads are ~1.5x faster.
     n_threads: int = 0
+    shared_cpu: bool = False  # set by the server: generation shares the machine with retrieval and requests
 
     @property
     def threads(self) -> int:
-        return self.n_threads or max(1, (os.cpu_count() or 2) - 1)
+        cores = os.cpu_count() or 2
+        return self.n_threads or (max(1, cores - 1) if self.shared_cpu else cores)
     max_tokens: int = 512
     temperature: float = 0.1
     top_p: float = 0.9

@@ -36,7 +36,8 @@ class AppState:
     def llm(self) -> LLM:
         with self._lock:
             if self._llm is None:
-                self._llm = get_llm(self.settings.llm, self.settings.models_dir)
+                llm_settings = self.settings.llm.model_copy(update={"shared_cpu": True})
+                self._llm = get_llm(llm_settings, self.settings.models_dir)
             return self._llm
 
     def warm_up(self) -> None:
