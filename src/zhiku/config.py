@@ -51,16 +51,16 @@ class LLMSettings(BaseModel):
     # 2 threads took 66 s for 30 tokens where 1 thread took 0.8 s; on an idle box 2 threads are ~1.5x faster.
     n_threads: int = 0
     shared_cpu: bool = False  # set by the server: generation shares the machine with retrieval and requests
-
-    @property
-    def threads(self) -> int:
-        cores = os.cpu_count() or 2
-        return self.n_threads or (max(1, cores - 1) if self.shared_cpu else cores)
     max_tokens: int = 512
     temperature: float = 0.1
     top_p: float = 0.9
     top_k: int = 40
     timeout: float = 120.0
+
+    @property
+    def threads(self) -> int:
+        cores = os.cpu_count() or 2
+        return self.n_threads or (max(1, cores - 1) if self.shared_cpu else cores)
 
 
 class RetrievalSettings(BaseModel):

@@ -17,12 +17,12 @@ from zhiku.errors import InputError, ZhikuError
 from zhiku.index.base import DocWrite
 from zhiku.index.tokenize import tokenize
 from zhiku.ingest.chunkers import chunk_document
-
-CHUNKER_VERSION = "1"  # bump when chunk text or index_text changes, so re-ingest re-chunks everything
 from zhiku.ingest.loaders import SUPPORTED_SUFFIXES, load
 from zhiku.ingest.loaders.lines import documents_from_lines
 from zhiku.kb import KnowledgeBase
 from zhiku.types import Document
+
+CHUNKER_VERSION = "1"  # bump when chunk text or index_text changes, so re-ingest re-chunks everything
 
 log = logging.getLogger("zhiku.ingest")
 

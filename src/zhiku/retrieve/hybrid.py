@@ -43,12 +43,12 @@ class HybridRetriever:
         vector = self.embedder.embed_query(query) if mode != "bm25" else None
         t1 = time.perf_counter()
         fusion = fusion or self.fusion()
-        weights = self.settings.level_weights
+        prior = self.settings.level_weights if mode == "hybrid" else None
         # Over-fetch: parts of one long article collapse into one hit, and the level prior re-ranks a whole pool.
-        pool = max(k + 10, fusion.candidates) if weights and mode == "hybrid" else k + 10
+        pool = max(k + 10, fusion.candidates) if prior else k + 10
         raw = self.store.search(query, tokens, vector, k=pool, mode=mode, filters=filters, fusion=fusion)
-        if weights and mode == "hybrid":
-            raw = apply_level_prior(raw, weights)
+        if prior:
+            raw = apply_level_prior(raw, prior)
         hits = collapse(raw)[:k]
         if timings is not None:
             timings["embed_ms"] = (t1 - t0) * 1000
