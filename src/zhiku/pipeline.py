@@ -93,6 +93,7 @@ class RagPipeline:
         history: list[Message] | None = None,
         top_k: int | None = None,
         filters: Filters | None = None,
+        rerank: bool | None = None,
     ) -> Prepared:
         t0 = time.perf_counter()
         timings: dict[str, float] = {}
@@ -101,7 +102,7 @@ class RagPipeline:
         if history:
             timings["condense_ms"] = (t1 - t0) * 1000
         rs = self.settings.retrieval
-        hits = self.retriever.run(standalone, k=top_k or rs.top_k, filters=filters, timings=timings)
+        hits = self.retriever.run(standalone, k=top_k or rs.top_k, filters=filters, timings=timings, rerank=rerank)
         timings["retrieval_ms"] = (time.perf_counter() - t1) * 1000
         grounded = has_basis(hits, rs.min_relevance)
         if not grounded:
@@ -137,8 +138,8 @@ class RagPipeline:
 
     # ---------- the two drivers ----------
     def stream(self, question: str, history: list[Message] | None = None, filters: Filters | None = None,
-               top_k: int | None = None, **sampling) -> Iterator[Event]:
-        p = self.prepare(question, history, top_k=top_k, filters=filters)
+               top_k: int | None = None, rerank: bool | None = None, **sampling) -> Iterator[Event]:
+        p = self.prepare(question, history, top_k=top_k, filters=filters, rerank=rerank)
         yield SourcesEvent(p.sources, p.question, p.grounded, p.timings["retrieval_ms"])
         if not p.grounded:
             yield TokenEvent(NO_BASIS_ANSWER)

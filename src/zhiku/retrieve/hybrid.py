@@ -36,6 +36,7 @@ class HybridRetriever:
         filters: Filters | None = None,
         fusion: FusionParams | None = None,
         timings: dict[str, float] | None = None,
+        rerank: bool | None = None,
     ) -> list[Hit]:
         """The k best hits for `query`, at most one per cited unit (article), best first."""
         t0 = time.perf_counter()

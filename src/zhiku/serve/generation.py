@@ -89,6 +89,7 @@ async def run_rag(
     history: list[Message] | None = None,
     top_k: int | None = None,
     filters: Filters | None = None,
+    rerank: bool | None = None,
     **sampling,
 ) -> AsyncIterator[Event]:
     """Events of one answer: prepare (retrieval, condense) in a worker thread, then `pipe.astream`.
@@ -97,7 +98,7 @@ async def run_rag(
     `astream`, which stops llama.cpp within a token.
     """
     await ticket.acquire()
-    p = await anyio.to_thread.run_sync(lambda: pipe.prepare(question, history, top_k=top_k, filters=filters))
+    p = await anyio.to_thread.run_sync(lambda: pipe.prepare(question, history, top_k=top_k, filters=filters, rerank=rerank))
     metrics.retrieval.observe(p.timings.get("retrieval_ms", 0.0) / 1000)
     events = pipe.astream(p, **sampling)
     try:

@@ -36,6 +36,7 @@ class ChatRequest(Sampling):
     stream: bool = True
     top_k: int | None = Field(None, ge=1, le=20)
     laws: list[str] = Field(default_factory=list)
+    rerank: bool | None = None  # None: the KB's configured default
 
 
 class SearchRequest(BaseModel):
@@ -45,6 +46,7 @@ class SearchRequest(BaseModel):
     top_k: int = Field(10, ge=1, le=100)
     mode: Literal["hybrid", "bm25", "dense"] = "hybrid"
     laws: list[str] = Field(default_factory=list)
+    rerank: bool | None = None
 
 
 def check_query(state: AppState, query: str) -> str:
@@ -86,7 +88,7 @@ async def chat(req: ChatRequest, state: AppState = Depends(get_state), _key=Depe
     ticket = state.gate.admit()  # 503 now when the queue is full
     sampling = req.model_dump(include={"max_tokens", "temperature", "top_p"})
     filters = Filters(laws=req.laws) if req.laws else None
-    events = run_rag(pipe, ticket, state.metrics, req.query, history, top_k=req.top_k, filters=filters, **sampling)
+    events = run_rag(pipe, ticket, state.metrics, req.query, history, top_k=req.top_k, filters=filters, rerank=req.rerank, **sampling)
 
     async def remember(ev: DoneEvent) -> None:
         if req.session_id:
@@ -131,7 +133,8 @@ async def search(req: SearchRequest, state: AppState = Depends(get_state), _key=
         kb = state.kbs.open(name)
         timings: dict[str, float] = {}
         hits = HybridRetriever(kb.store, kb.embedder, state.settings.retrieval).run(
-            req.query, k=req.top_k, mode=req.mode, filters=Filters(laws=req.laws) if req.laws else None, timings=timings
+            req.query, k=req.top_k, mode=req.mode, filters=Filters(laws=req.laws) if req.laws else None, timings=timings,
+            rerank=req.rerank,
         )
         return {"query": req.query, "kb": name, "mode": req.mode, "timings": timings, "hits": [h.to_dict() for h in hits]}
 
