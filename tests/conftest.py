@@ -30,6 +30,7 @@ def zhiku_env(tmp_path_factory):
     os.environ["ZHIKU_HOME"] = str(home)
     os.environ["ZHIKU_LLM__MODEL"] = "qwen2.5-0.5b"  # the small bundled model keeps generation tests fast
     os.environ["ZHIKU_LLM__MAX_TOKENS"] = "96"
+    os.environ["ZHIKU_RERANK__DEPTH"] = "5"  # the real bundled reranker, on fewer passages
     os.environ["ZHIKU_LLM__N_THREADS"] = "1"  # tests run servers and subprocesses side by side: see LLMSettings
     os.environ.pop("ZHIKU_CONFIG", None)
     from zhiku.config import reset_settings

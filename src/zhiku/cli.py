@@ -241,10 +241,13 @@ def search(
     mode: str = typer.Option("hybrid", "--mode", help="hybrid | bm25 | dense"),
     law: list[str] = typer.Option(None, "--law", help="Only these laws (full title, repeatable)."),
     doc: list[str] = typer.Option(None, "--doc", help="Only these document ids (repeatable)."),
+    rerank: Optional[bool] = typer.Option(None, "--rerank/--no-rerank", help="Second-stage rerank (default: rerank.enabled)."),
+    rewrite: Optional[bool] = typer.Option(None, "--rewrite/--no-rewrite", help="LLM rewrite into legal terms (default: query.rewrite)."),
+    hyde: Optional[bool] = typer.Option(None, "--hyde/--no-hyde", help="Search a drafted article too (default: query.hyde)."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Hybrid search: the k best articles/chunks with scores."""
-    from zhiku.retrieve.hybrid import HybridRetriever
+    """Search: the k best articles/chunks with scores (hybrid first stage, then the configured stages)."""
+    from zhiku.retrieve.searcher import Searcher
 
     if mode not in ("hybrid", "bm25", "dense"):
         raise InputError(f"--mode must be hybrid, bm25 or dense, got {mode!r}")
@@ -253,11 +256,16 @@ def search(
     s = settings()
     kb_obj = kbs().open(kb or s.default_kb)
     timings: dict[str, float] = {}
-    hits = HybridRetriever(kb_obj.store, kb_obj.embedder, s.retrieval).run(
-        query, k=k, mode=mode, filters=_filters(law, doc), timings=timings
+    trace: dict[str, str] = {}
+    hits = Searcher(kb_obj, s, llm=lambda: _llm(s)).run(
+        query, k=k, mode=mode, filters=_filters(law, doc), rerank=rerank, rewrite=rewrite, hyde=hyde,
+        timings=timings, trace=trace,
     )
     if as_json:
-        return _dump({"query": query, "kb": kb_obj.name, "mode": mode, "timings": timings, "hits": [h.to_dict() for h in hits]})
+        return _dump({"query": query, "kb": kb_obj.name, "mode": mode, "timings": timings, **trace,
+                      "hits": [h.to_dict() for h in hits]})
+    for key, text in trace.items():
+        out.print(f"{key}: {text}", markup=False, style="dim")
     for i, h in enumerate(hits, 1):
         scores = " ".join(f"{k}={v:.3f}" for k, v in h.scores.items())
         out.print(f"{i:>3}. {h.title}  score={h.score:.4f} {scores}", markup=False)
@@ -266,13 +274,18 @@ def search(
         out.print("no hits")
 
 
-def _pipeline(kb_name: str | None):
+def _llm(s):
     from zhiku.generate import get_llm
+
+    return get_llm(s.llm, s.models_dir)
+
+
+def _pipeline(kb_name: str | None):
     from zhiku.pipeline import RagPipeline
 
     s = settings()
     kb_obj = kbs().open(kb_name or s.default_kb)
-    return RagPipeline(kb_obj, get_llm(s.llm, s.models_dir), s)
+    return RagPipeline(kb_obj, _llm(s), s)
 
 
 def _print_answer_stream(pipe, question: str, history, filters, as_json: bool, top_k: int | None):
@@ -356,16 +369,20 @@ def eval_retrieval(
     kb: Optional[str] = KbOpt,
     dataset: Path = typer.Option(..., "--dataset", help="jsonl with query and gold ids (see shared/data/README.md)"),
     k: str = typer.Option("10,100", "--k", help="Comma-separated cut-offs for recall."),
-    mode: str = typer.Option("hybrid", "--mode", help="hybrid | bm25 | dense"),
+    stages: str = typer.Option(
+        "default", "--stages",
+        help="Comma-separated: bm25, dense, hybrid, default (the configured pipeline), hybrid+rewrite, +hyde, +rerank, ...",
+    ),
     limit: int = typer.Option(0, "--limit", help="Only the first N queries (0 = all)."),
     per_query: Optional[Path] = typer.Option(None, "--per-query", help="Write per-query results (jsonl) here."),
+    report: Optional[Path] = typer.Option(None, "--report", help="Write REPORT.md and REPORT.json here."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Recall@k, MRR@10, nDCG@10 of the retriever on a dataset."""
-    from rich.progress import Progress
+    """Recall@k, MRR@10, nDCG@10 of each retrieval stage on a dataset, as a table (Markdown) or JSON."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from zhiku.eval.retrieval import evaluate_retrieval, load_dataset
-    from zhiku.retrieve.hybrid import HybridRetriever
+    from zhiku.eval.retrieval import evaluate_retrieval, load_dataset, markdown_table, parse_stage
+    from zhiku.retrieve.searcher import Searcher
 
     try:
         ks = sorted({int(x) for x in k.split(",") if x.strip()})
@@ -373,26 +390,35 @@ def eval_retrieval(
         raise InputError(f"--k must be comma-separated integers, got {k!r}") from None
     if not ks or min(ks) < 1:
         raise InputError(f"--k must be positive integers, got {k!r}")
-    if mode not in ("hybrid", "bm25", "dense"):
-        raise InputError(f"--mode must be hybrid, bm25 or dense, got {mode!r}")
+    plan = [parse_stage(x) for x in stages.split(",") if x.strip()]
+    if not plan:
+        raise InputError("--stages is empty")
     s = settings()
     queries = load_dataset(dataset)
     if limit:
         queries = queries[:limit]
     kb_obj = kbs().open(kb or s.default_kb)
-    retriever = HybridRetriever(kb_obj.store, kb_obj.embedder, s.retrieval)
+    searcher = Searcher(kb_obj, s, llm=lambda: _llm(s))
     rows: list[dict] | None = [] if per_query else None
-    with Progress(console=err, disable=not err.is_terminal) as p:
-        task = p.add_task("eval", total=len(queries))
-        result = evaluate_retrieval(retriever, queries, ks, mode=mode, progress=lambda i, n: p.update(task, completed=i), per_query=rows)
-    result["kb"] = kb_obj.name
+    results = []
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err, disable=not err.is_terminal) as p:
+        for stage in plan:
+            task = p.add_task(stage.name, total=len(queries))
+            r = evaluate_retrieval(
+                searcher, queries, ks, stage, progress=lambda i, n, t=task: p.update(t, completed=i), per_query=rows
+            )
+            results.append({**r, "kb": kb_obj.name})
     if per_query and rows is not None:
         per_query.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    table = markdown_table(results)
+    if report:
+        report.with_suffix(".md").write_text(table, encoding="utf-8")
+        report.with_suffix(".json").write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")
     if as_json:
-        out.print(json.dumps(result, ensure_ascii=False), markup=False)
+        out.print(json.dumps(results if len(results) > 1 else results[0], ensure_ascii=False), markup=False)
     else:
-        for key, v in result.items():
-            out.print(f"{key}: {v}", markup=False)
+        out.print(table, markup=False)
 
 
 # ---------------------------------------------------------------- config / models

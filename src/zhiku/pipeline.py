@@ -22,7 +22,7 @@ from zhiku.generate.prompts import (
 )
 from zhiku.index.base import Filters
 from zhiku.kb import KnowledgeBase
-from zhiku.retrieve.hybrid import HybridRetriever
+from zhiku.retrieve.searcher import Searcher
 from zhiku.retrieve.relevance import has_basis
 from zhiku.types import Answer, Citation, Hit
 
@@ -68,7 +68,7 @@ class Prepared:
 class RagPipeline:
     def __init__(self, kb: KnowledgeBase, llm: LLM, settings: Settings):
         self.kb, self.llm, self.settings = kb, llm, settings
-        self.retriever = HybridRetriever(kb.store, kb.embedder, settings.retrieval)
+        self.searcher = Searcher(kb, settings, llm=lambda: self.llm)
 
     def sampling(self, **overrides) -> Sampling:
         s = self.settings.llm
@@ -102,7 +102,7 @@ class RagPipeline:
         if history:
             timings["condense_ms"] = (t1 - t0) * 1000
         rs = self.settings.retrieval
-        hits = self.retriever.run(standalone, k=top_k or rs.top_k, filters=filters, timings=timings, rerank=rerank)
+        hits = self.searcher.run(standalone, k=top_k or rs.top_k, filters=filters, timings=timings, rerank=rerank)
         timings["retrieval_ms"] = (time.perf_counter() - t1) * 1000
         grounded = has_basis(hits, rs.min_relevance)
         if not grounded:

@@ -1,5 +1,9 @@
 """Retrieval evaluation on a jsonl dataset of {"qid", "query", "gold": [ref, ...]} (the STARD format of
 shared/data/README.md). A hit counts when its ref (record id, or "law#article") is a gold id.
+
+Stages name what the Searcher runs, so one call can report the climb from BM25 alone to the full pipeline:
+bm25, dense, hybrid, hybrid+rewrite, hybrid+hyde, hybrid+rerank, hybrid+rewrite+rerank, ..., and `default`
+(whatever the settings switch on).
 """
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ import numpy as np
 from zhiku.errors import InputError
 from zhiku.eval.metrics import mrr_at, ndcg_at, recall_at
 from zhiku.index.base import SearchMode
-from zhiku.retrieve.hybrid import HybridRetriever
+from zhiku.retrieve.searcher import Searcher
 
 
 @dataclass
@@ -22,6 +26,33 @@ class Query:
     qid: str
     query: str
     gold: list[str]
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    mode: SearchMode = "hybrid"
+    rerank: bool | None = False
+    rewrite: bool | None = False
+    hyde: bool | None = False
+
+
+EXTRAS = ("rewrite", "hyde", "rerank")
+
+
+def parse_stage(spec: str) -> Stage:
+    """'bm25' | 'dense' | 'hybrid' | 'default' | 'hybrid+rerank' | '+rewrite+rerank' (hybrid implied)."""
+    spec = spec.strip()
+    if spec == "default":
+        return Stage("default", "hybrid", None, None, None)
+    base, *extras = spec.split("+")
+    base = base or "hybrid"
+    if base not in ("bm25", "dense", "hybrid") or any(e not in EXTRAS for e in extras) or len(set(extras)) < len(extras):
+        raise InputError(
+            f"unknown stage {spec!r}: use bm25, dense, hybrid or default, optionally followed by +rewrite, +hyde, +rerank"
+        )
+    name = "+".join([base, *[e for e in EXTRAS if e in extras]])
+    return Stage(name, base, "rerank" in extras, "rewrite" in extras, "hyde" in extras)  # type: ignore[arg-type]
 
 
 def load_dataset(path: Path) -> list[Query]:
@@ -43,10 +74,10 @@ def load_dataset(path: Path) -> list[Query]:
 
 
 def evaluate_retrieval(
-    retriever: HybridRetriever,
+    searcher: Searcher,
     queries: list[Query],
     ks: list[int],
-    mode: SearchMode = "hybrid",
+    stage: Stage = Stage("hybrid"),
     progress: Callable[[int, int], None] | None = None,
     per_query: list[dict] | None = None,
 ) -> dict:
@@ -55,8 +86,11 @@ def evaluate_retrieval(
     sums.update({"mrr@10": 0.0, "ndcg@10": 0.0})
     lat = []
     for i, q in enumerate(queries):
+        trace: dict[str, str] = {}
         t = time.perf_counter()
-        hits = retriever.run(q.query, k=kmax, mode=mode)
+        hits = searcher.run(
+            q.query, k=kmax, mode=stage.mode, rerank=stage.rerank, rewrite=stage.rewrite, hyde=stage.hyde, trace=trace
+        )
         lat.append((time.perf_counter() - t) * 1000)
         ranked = [h.ref for h in hits]
         gold = set(q.gold)
@@ -66,12 +100,23 @@ def evaluate_retrieval(
         for key, v in row.items():
             sums[key] += v
         if per_query is not None:
-            per_query.append({"qid": q.qid, "query": q.query, "gold": q.gold, "top": ranked[:10], **row})
+            gold_ranks = {g: (ranked.index(g) + 1 if g in ranked else None) for g in q.gold}
+            per_query.append({"stage": stage.name, "qid": q.qid, "query": q.query, **trace, "gold": q.gold,
+                              "gold_ranks": gold_ranks, "top": ranked[:10], **row, "ms": round(lat[-1], 1)})
         if progress:
             progress(i + 1, len(queries))
     n = len(queries)
-    out: dict = {"n": n, "mode": mode}
+    out: dict = {"stage": stage.name, "n": n}
     out.update({key: round(v / n, 4) for key, v in sums.items()})
     out["latency_ms_p50"] = round(float(np.percentile(lat, 50)), 2)
     out["latency_ms_p95"] = round(float(np.percentile(lat, 95)), 2)
     return out
+
+
+def markdown_table(results: list[dict]) -> str:
+    """One row per stage: the metrics and latency columns present in the results, in their order."""
+    cols = [c for c in results[0] if c not in ("stage", "kb")]
+    lines = ["| stage | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
+    for r in results:
+        lines.append(f"| {r['stage']} | " + " | ".join(str(r.get(c, "")) for c in cols) + " |")
+    return "\n".join(lines) + "\n"

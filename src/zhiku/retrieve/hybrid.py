@@ -36,12 +36,16 @@ class HybridRetriever:
         filters: Filters | None = None,
         fusion: FusionParams | None = None,
         timings: dict[str, float] | None = None,
-        rerank: bool | None = None,
+        vector=None,
     ) -> list[Hit]:
-        """The k best hits for `query`, at most one per cited unit (article), best first."""
+        """The k best hits for `query`, at most one per cited unit (article), best first. `vector` replaces the
+        query's embedding (HyDE embeds a drafted article as a document instead)."""
         t0 = time.perf_counter()
         tokens = tokenize(query) if mode != "dense" else []
-        vector = self.embedder.embed_query(query) if mode != "bm25" else None
+        if mode == "bm25":
+            vector = None
+        elif vector is None:
+            vector = self.embedder.embed_query(query)
         t1 = time.perf_counter()
         fusion = fusion or self.fusion()
         prior = self.settings.level_weights if mode == "hybrid" else None

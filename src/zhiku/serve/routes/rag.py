@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from zhiku.errors import InputError, ZhikuError
 from zhiku.index.base import Filters
 from zhiku.pipeline import DoneEvent, SourcesEvent, TokenEvent
-from zhiku.retrieve.hybrid import HybridRetriever
+from zhiku.retrieve.searcher import Searcher
 from zhiku.serve.deps import get_state, user
 from zhiku.serve.generation import run_rag
 from zhiku.serve.responses import GatedSSE
@@ -132,7 +132,7 @@ async def search(req: SearchRequest, state: AppState = Depends(get_state), _key=
     def run():
         kb = state.kbs.open(name)
         timings: dict[str, float] = {}
-        hits = HybridRetriever(kb.store, kb.embedder, state.settings.retrieval).run(
+        hits = Searcher(kb, state.settings).run(
             req.query, k=req.top_k, mode=req.mode, filters=Filters(laws=req.laws) if req.laws else None, timings=timings,
             rerank=req.rerank,
         )

@@ -1,0 +1,21 @@
+"""HyDE (Gao et al. 2022): the LLM drafts the statute article that would answer the question; the draft, not the
+question, is embedded and keyword-searched, because a draft article sits closer to real articles than a
+layperson's question does. Searched beside the original question and fused (retrieve/searcher.py)."""
+from __future__ import annotations
+
+from zhiku.generate.base import LLM, Sampling
+
+HYDE_PROMPT = (
+    "你是中国法律专家。针对用户的问题，写出一条最可能适用的中国法律条文的内容（仿照法条的措辞，"
+    "以“第X条”开头，不超过120字）。不要解释，不要写问题以外的内容。"
+)
+
+
+class HydeWriter:
+    def __init__(self, llm: LLM, max_tokens: int = 128):
+        self.llm, self.max_tokens = llm, max_tokens
+
+    def run(self, query: str) -> str:
+        messages = [{"role": "system", "content": HYDE_PROMPT}, {"role": "user", "content": query.strip()}]
+        text = self.llm.complete(messages, Sampling(max_tokens=self.max_tokens, temperature=0.0)).strip()
+        return text or query
