@@ -14,16 +14,15 @@ from zhiku.config import Settings
 from zhiku.generate.base import LLM, Message, Sampling, Usage
 from zhiku.generate.prompts import (
     NO_BASIS_ANSWER,
-    build_condense_messages,
     build_messages,
-    clean_condensed,
     mentioned_sources,
     parse_citations,
 )
 from zhiku.index.base import Filters
 from zhiku.kb import KnowledgeBase
-from zhiku.retrieve.searcher import Searcher
+from zhiku.retrieve.condense import Condenser
 from zhiku.retrieve.relevance import has_basis
+from zhiku.retrieve.searcher import Searcher
 from zhiku.types import Answer, Citation, Hit
 
 
@@ -81,11 +80,7 @@ class RagPipeline:
     # ---------- before generation ----------
     def condense(self, question: str, history: list[Message] | None) -> str:
         """Rewrite a follow-up into a standalone question using the last turns (no-op without history)."""
-        turns = (history or [])[-2 * self.settings.chat.history_turns :]
-        if not turns:
-            return question
-        text = self.llm.complete(build_condense_messages(turns, question), Sampling(max_tokens=96, temperature=0.0))
-        return clean_condensed(text, question)
+        return Condenser(self.llm, self.settings.chat.history_turns).run(question, history)
 
     def prepare(
         self,

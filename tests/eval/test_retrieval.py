@@ -19,7 +19,8 @@ QUERIES = [
         ("bm25", Stage("bm25", "bm25")),
         ("hybrid+rerank", Stage("hybrid+rerank", "hybrid", rerank=True)),
         ("+rerank+rewrite", Stage("hybrid+rewrite+rerank", "hybrid", rerank=True, rewrite=True)),
-        ("default", Stage("default", "hybrid", None, None, None)),
+        ("default", Stage("default", "hybrid", None, None, None, condense=True)),
+        ("+condense+rerank", Stage("hybrid+condense+rerank", "hybrid", rerank=True, condense=True)),
     ],
 )
 def test_parse_stage(spec, stage):
@@ -49,3 +50,20 @@ def test_load_dataset_errors_name_file_and_line(tmp_path):
     p.write_text(json.dumps({"query": "q", "gold": []}) + "\n{broken\n", encoding="utf-8")
     with pytest.raises(InputError, match=r"d.jsonl:2"):
         load_dataset(p)
+
+
+@pytest.mark.slow
+def test_condense_stage_on_the_shipped_multiturn_set(law_kb):
+    from pathlib import Path
+
+    from zhiku.generate import get_llm
+
+    s, _, kb = law_kb
+    queries = load_dataset(Path(__file__).parents[2] / "samples" / "eval" / "multiturn.jsonl")[:2]
+    assert all(q.history for q in queries)
+    searcher = Searcher(kb, s, llm=lambda: get_llm(s.llm, s.models_dir))
+    rows: list[dict] = []
+    raw = evaluate_retrieval(searcher, queries, [10], parse_stage("hybrid"), per_query=rows)
+    condensed = evaluate_retrieval(searcher, queries, [10], parse_stage("+condense"), per_query=rows)
+    assert raw["stage"] == "hybrid" and condensed["stage"] == "hybrid+condense"
+    assert "condensed" not in rows[0] and all(r["condensed"] for r in rows[2:])

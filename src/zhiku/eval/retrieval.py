@@ -3,7 +3,8 @@ shared/data/README.md). A hit counts when its ref (record id, or "law#article") 
 
 Stages name what the Searcher runs, so one call can report the climb from BM25 alone to the full pipeline:
 bm25, dense, hybrid, hybrid+rewrite, hybrid+hyde, hybrid+rerank, hybrid+rewrite+rerank, ..., and `default`
-(whatever the settings switch on).
+(whatever the settings switch on). Records may carry a `history` of earlier turns (samples/eval/multiturn.jsonl):
+`+condense` turns the follow-up into a standalone question first; without it the follow-up is searched as is.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import numpy as np
 from zhiku.errors import InputError
 from zhiku.eval.metrics import mrr_at, ndcg_at, recall_at
 from zhiku.index.base import SearchMode
+from zhiku.retrieve.condense import Condenser
 from zhiku.retrieve.searcher import Searcher
 
 
@@ -26,6 +28,7 @@ class Query:
     qid: str
     query: str
     gold: list[str]
+    history: list[dict] | None = None
 
 
 @dataclass(frozen=True)
@@ -35,24 +38,26 @@ class Stage:
     rerank: bool | None = False
     rewrite: bool | None = False
     hyde: bool | None = False
+    condense: bool = False
 
 
-EXTRAS = ("rewrite", "hyde", "rerank")
+EXTRAS = ("condense", "rewrite", "hyde", "rerank")
 
 
 def parse_stage(spec: str) -> Stage:
     """'bm25' | 'dense' | 'hybrid' | 'default' | 'hybrid+rerank' | '+rewrite+rerank' (hybrid implied)."""
     spec = spec.strip()
     if spec == "default":
-        return Stage("default", "hybrid", None, None, None)
+        return Stage("default", "hybrid", None, None, None, condense=True)
     base, *extras = spec.split("+")
     base = base or "hybrid"
     if base not in ("bm25", "dense", "hybrid") or any(e not in EXTRAS for e in extras) or len(set(extras)) < len(extras):
         raise InputError(
-            f"unknown stage {spec!r}: use bm25, dense, hybrid or default, optionally followed by +rewrite, +hyde, +rerank"
+            f"unknown stage {spec!r}: use bm25, dense, hybrid or default, optionally followed by "
+            "+condense, +rewrite, +hyde, +rerank"
         )
     name = "+".join([base, *[e for e in EXTRAS if e in extras]])
-    return Stage(name, base, "rerank" in extras, "rewrite" in extras, "hyde" in extras)  # type: ignore[arg-type]
+    return Stage(name, base, "rerank" in extras, "rewrite" in extras, "hyde" in extras, "condense" in extras)  # type: ignore[arg-type]
 
 
 def load_dataset(path: Path) -> list[Query]:
@@ -65,7 +70,10 @@ def load_dataset(path: Path) -> list[Query]:
             continue
         try:
             rec = json.loads(line)
-            out.append(Query(str(rec.get("qid", n)), rec["query"], list(rec["gold"])))
+            history = rec.get("history")
+            if history is not None and not all(isinstance(m, dict) and "content" in m for m in history):
+                raise TypeError("history must be a list of {role, content}")
+            out.append(Query(str(rec.get("qid", n)), rec["query"], list(rec["gold"]), history))
         except (json.JSONDecodeError, KeyError, TypeError) as e:
             raise InputError(f"{path}:{n}: not a dataset record with query and gold ({e})") from e
     if not out:
@@ -85,11 +93,16 @@ def evaluate_retrieval(
     sums = {f"recall@{k}": 0.0 for k in ks}
     sums.update({"mrr@10": 0.0, "ndcg@10": 0.0})
     lat = []
+    condenser = None
     for i, q in enumerate(queries):
         trace: dict[str, str] = {}
         t = time.perf_counter()
+        text = q.query
+        if stage.condense and q.history:
+            condenser = condenser or Condenser(searcher.llm(), searcher.settings.chat.history_turns)
+            text = trace["condensed"] = condenser.run(q.query, q.history)
         hits = searcher.run(
-            q.query, k=kmax, mode=stage.mode, rerank=stage.rerank, rewrite=stage.rewrite, hyde=stage.hyde, trace=trace
+            text, k=kmax, mode=stage.mode, rerank=stage.rerank, rewrite=stage.rewrite, hyde=stage.hyde, trace=trace
         )
         lat.append((time.perf_counter() - t) * 1000)
         ranked = [h.ref for h in hits]
