@@ -43,6 +43,7 @@ def histogram_quantile(buckets: list[tuple[float, float]], q: float) -> float | 
 def _histogram(registry: CollectorRegistry, name: str) -> dict:
     """p50/p95 (ms) and count of a histogram, summed over all its label sets."""
     cumulative: dict[float, float] = {}
+    total = 0.0
     for metric in registry.collect():
         if metric.name != name:
             continue
@@ -50,13 +51,18 @@ def _histogram(registry: CollectorRegistry, name: str) -> dict:
             if s.name == name + "_bucket":
                 le = float(s.labels["le"])
                 cumulative[le] = cumulative.get(le, 0.0) + s.value
+            elif s.name == name + "_sum":
+                total += s.value
     buckets = sorted(cumulative.items())
+    count = int(buckets[-1][1]) if buckets else 0
 
     def ms(q: float) -> float | None:
         v = histogram_quantile(buckets, q)
         return None if v is None else round(v * 1000, 1)
 
-    return {"count": int(buckets[-1][1]) if buckets else 0, "p50_ms": ms(0.5), "p95_ms": ms(0.95)}
+    # the mean is exact; percentiles are bucket estimates (coarse with few observations)
+    mean = round(total / count * 1000, 1) if count else None
+    return {"count": count, "mean_ms": mean, "p50_ms": ms(0.5), "p95_ms": ms(0.95)}
 
 
 def summary(m: Metrics) -> dict:

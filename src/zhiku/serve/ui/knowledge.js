@@ -98,7 +98,7 @@ function uploadCard(name) {
     ondrop: (e) => { e.preventDefault(); drop.classList.remove("over"); input.files = e.dataTransfer.files; showChosen(); },
   }, h("span", { class: "button-like" }, t("kb.choose")), h("span", { class: "muted small" }, t("kb.drop")));
   const go = h("button", {
-    class: "primary", type: "button",
+    class: "primary", type: "button", id: "upload-button",
     onclick: async () => {
       if (!input.files.length) return input.click();
       const form = new FormData();
@@ -118,7 +118,7 @@ function pasteCard(name) {
   const area = h("textarea", { rows: 5, id: "paste-text", placeholder: t("kb.paste_help") });
   const result = h("div", { class: "result" });
   const go = h("button", {
-    class: "primary", type: "button",
+    class: "primary", type: "button", id: "paste-button",
     onclick: async () => {
       const form = new FormData();
       form.append("text", area.value);

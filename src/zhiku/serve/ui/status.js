@@ -27,6 +27,7 @@ export function watchStatus(on) {
 const kv = (pairs) => h("dl", { class: "kv" }, pairs.map(([k, v]) => [h("dt", {}, t(k)), h("dd", {}, v ?? "–")]));
 const yes = (b) => t(b ? "common.yes" : "common.no");
 const pair = (m) => `${fmtMs(m.p50_ms)} / ${fmtMs(m.p95_ms)}`;
+const count = (m) => `n=${m.count} · ${t("status.mean")} ${fmtMs(m.mean_ms)}`;
 
 function stat(label, value, sub = "") {
   return h("div", { class: "stat" }, h("div", { class: "stat-value" }, value), h("div", { class: "stat-label" }, t(label)),
@@ -57,9 +58,9 @@ export function renderStatus() {
     h("div", { class: "stats", "data-testid": "metrics" },
       stat("status.requests", String(m.requests),
         Object.entries(m.requests_by_status).map(([k, v]) => `${k}: ${v}`).join(" · ")),
-      stat("status.latency", pair(m.latency), `n=${m.latency.count}`),
-      stat("status.retrieval", pair(m.retrieval), `n=${m.retrieval.count}`),
-      stat("status.ttft", pair(m.ttft), `n=${m.ttft.count}`),
+      stat("status.latency", pair(m.latency), count(m.latency)),
+      stat("status.retrieval", pair(m.retrieval), count(m.retrieval)),
+      stat("status.ttft", pair(m.ttft), count(m.ttft)),
       stat("status.queue", `${m.queue_depth} / ${m.in_flight}`),
       stat("status.rejected", String(m.rejected))),
     h("h3", { class: "section-title" }, t("status.indexes")),
