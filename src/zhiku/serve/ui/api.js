@@ -25,6 +25,8 @@ const SUMMARY = {
   503: "err.busy", 504: "err.timeout",
 };
 
+const BY_TYPE = { OverloadedError: "err.busy", RequestTimeoutError: "err.timeout", BackendError: "err.backend" };
+
 export class ApiError extends Error {
   constructor(status, type, message) {
     super(message);
@@ -35,7 +37,8 @@ export class ApiError extends Error {
   get readable() {
     if (this.status === 0) return t("err.network");
     if (this.status === 503 || this.status === 401) return t(SUMMARY[this.status]);
-    const head = t(SUMMARY[this.status] || "err.server");
+    // an `error` event mid-stream arrives with status 200: its type says what happened
+    const head = t(BY_TYPE[this.type] || SUMMARY[this.status] || "err.server");
     return this.message ? `${head}${currentLang() === "en" ? ": " : "："}${this.message}` : head;
   }
 }
