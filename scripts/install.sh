@@ -10,10 +10,15 @@ VENV=${ZHIKU_VENV:-.venv}
 WHEELHOUSE=${ZHIKU_WHEELHOUSE:-${XDG_CACHE_HOME:-$HOME/.cache}/zhiku/wheelhouse}
 LLAMA_VERSION=0.3.36
 
-# System packages the tests use: a CJK font to draw OCR test images. Best effort: skipped without root/apt.
-if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && ! fc-list 2>/dev/null | grep -qi "wenquanyi\|wqy"; then
-  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei >/dev/null) \
-    || echo "warning: could not install fonts-wqy-microhei; OCR tests will be skipped"
+# System packages the tests use: a CJK font (OCR test images, the web UI's screenshots) and Debian's chromium (the
+# web UI's browser tests, driven by the playwright package; never `playwright install`). Best effort: skipped
+# without root/apt; then those tests skip locally, and fail under CI=true.
+APT_PKGS=()
+fc-list 2>/dev/null | grep -qi "wenquanyi\|wqy" || APT_PKGS+=(fonts-wqy-microhei)
+[ -x /usr/bin/chromium ] || APT_PKGS+=(chromium)
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && [ ${#APT_PKGS[@]} -gt 0 ]; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${APT_PKGS[@]}" >/dev/null) \
+    || echo "warning: could not install ${APT_PKGS[*]}; OCR and browser tests will be skipped (and fail under CI=true)"
 fi
 
 "$PY" -c 'import sys; assert sys.version_info >= (3, 11), "zhiku needs Python >= 3.11"'

@@ -492,7 +492,8 @@ def serve(
     import logging
 
     logging.getLogger("zhiku.access").setLevel(logging.INFO)  # one structured line per request
-    err.print(f"zhiku serving on http://{host}:{port} (model {s.llm.model}, default kb '{s.default_kb}')", markup=False)
+    err.print(f"zhiku serving on http://{host}:{port} (model {s.llm.model}, default kb '{s.default_kb}'); "
+              f"web UI at http://{host}:{port}/ui/", markup=False)
     uvicorn.run(create_app(s), host=host, port=port, log_level=s.log_level.lower(), access_log=False,
                 timeout_graceful_shutdown=int(s.server.drain_seconds))
 

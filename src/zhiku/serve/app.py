@@ -92,7 +92,7 @@ class ObserveMiddleware:
 
 
 def create_app(settings: Settings, warm_up: bool = True) -> FastAPI:
-    from zhiku.serve.routes import jobs, kb, ops, openai, rag, rerank, sessions
+    from zhiku.serve.routes import chunks, jobs, kb, ops, openai, rag, rerank, sessions, status, ui
 
     state = AppState(settings)
 
@@ -113,7 +113,8 @@ def create_app(settings: Settings, warm_up: bool = True) -> FastAPI:
     app = FastAPI(title="知库 zhiku", version="0.1.0", lifespan=lifespan)
     app.state.zhiku = state
     install_error_handlers(app)
-    for r in (rag, openai, rerank, kb, jobs, sessions, ops):
+    for r in (rag, openai, rerank, kb, chunks, jobs, sessions, ops, status):
         app.include_router(r.router)
+    ui.mount(app)
     app.add_middleware(ObserveMiddleware, state=state)
     return app

@@ -90,6 +90,7 @@ async def run_rag(
     top_k: int | None = None,
     filters: Filters | None = None,
     rerank: bool | None = None,
+    sample_top_k: int | None = None,  # the LLM's top-k sampling (`top_k` is the number of sources retrieved)
     **sampling,
 ) -> AsyncIterator[Event]:
     """Events of one answer: prepare (retrieval, condense) in a worker thread, then `pipe.astream`.
@@ -100,7 +101,7 @@ async def run_rag(
     await ticket.acquire()
     p = await anyio.to_thread.run_sync(lambda: pipe.prepare(question, history, top_k=top_k, filters=filters, rerank=rerank))
     metrics.retrieval.observe(p.timings.get("retrieval_ms", 0.0) / 1000)
-    events = pipe.astream(p, **sampling)
+    events = pipe.astream(p, top_k=sample_top_k, **sampling)
     try:
         while True:
             try:

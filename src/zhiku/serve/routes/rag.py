@@ -26,6 +26,7 @@ class Sampling(BaseModel):
     max_tokens: int | None = Field(None, ge=1, le=4096)
     temperature: float | None = Field(None, ge=0, le=2)
     top_p: float | None = Field(None, gt=0, le=1)
+    sample_top_k: int | None = Field(None, ge=0, le=1000)  # the LLM's top-k sampling; `top_k` is retrieval's
 
 
 class ChatRequest(Sampling):
@@ -86,7 +87,7 @@ async def chat(req: ChatRequest, state: AppState = Depends(get_state), _key=Depe
         history = await anyio.to_thread.run_sync(state.sessions.history, req.session_id)
     pipe = await anyio.to_thread.run_sync(state.pipeline, kb)  # 404 for an unknown KB, before any queueing
     ticket = state.gate.admit()  # 503 now when the queue is full
-    sampling = req.model_dump(include={"max_tokens", "temperature", "top_p"})
+    sampling = req.model_dump(include={"max_tokens", "temperature", "top_p", "sample_top_k"})
     filters = Filters(laws=req.laws) if req.laws else None
     events = run_rag(pipe, ticket, state.metrics, req.query, history, top_k=req.top_k, filters=filters, rerank=req.rerank, **sampling)
 
