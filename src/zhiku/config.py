@@ -109,6 +109,13 @@ class ServerSettings(BaseModel):
     # requests waiting for the one in-process generation slot; beyond this a request gets 503 + Retry-After at
     # once instead of hanging (a 0.5-1.5B model on 2 cores answers one question at a time)
     max_queue: int = 4
+    # generations at once when llm.backend is "openai": the remote server batches them and zhiku only relays
+    # tokens, so many can run; beyond this (plus max_queue waiting) requests get 503 at once. 64 kept the RAG
+    # overhead p99 under 1 s on 2 cores with the load client on the same box (docs/benchmarks.md, Serving).
+    remote_concurrency: int = 128
+    # requests one API key may have admitted at once (429 + Retry-After beyond); 0 = no per-key limit
+    key_concurrency: int = 16
+    retrieval_threads: int = 0  # questions retrieved at once (CPU work); 0 = one per core
     retry_after: int = 5  # seconds, sent with 503
     request_timeout: float = 180.0  # seconds from admission to the last token
     # "auto": keys are required once `zhiku keys create` made one; "off": never (loopback only)

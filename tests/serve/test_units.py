@@ -14,7 +14,7 @@ def test_gate_bounds_waiting_and_frees_on_close():
     from zhiku.serve.metrics import Metrics
 
     async def scenario():
-        gate = GenerationGate(max_queue=1, timeout=5, metrics=Metrics())
+        gate = GenerationGate(slots=1, max_queue=1, timeout=5, metrics=Metrics())
         a, b = gate.admit(), gate.admit()  # a burst: both admitted before either runs
         with pytest.raises(OverloadedError):
             gate.admit()
@@ -38,7 +38,7 @@ def test_gate_times_out_waiting():
     from zhiku.serve.metrics import Metrics
 
     async def scenario():
-        gate = GenerationGate(max_queue=2, timeout=0.2, metrics=Metrics())
+        gate = GenerationGate(slots=1, max_queue=2, timeout=0.2, metrics=Metrics())
         a, b = gate.admit(), gate.admit()
         await a.acquire()
         with pytest.raises(RequestTimeoutError):
@@ -46,6 +46,56 @@ def test_gate_times_out_waiting():
         b.close()
         a.close()
         assert gate.waiting == 0 and not gate.busy
+
+    asyncio.run(scenario())
+
+
+def test_gate_remote_slots_and_key_limit():
+    """Several slots run at once (a remote backend); one key is held to key_concurrency with 429."""
+    from zhiku.errors import TooManyRequestsError
+    from zhiku.serve.generation import GenerationGate
+    from zhiku.serve.metrics import Metrics
+
+    async def scenario():
+        gate = GenerationGate(slots=3, max_queue=1, timeout=5, metrics=Metrics(), key_concurrency=2, retrieval_threads=4)
+        a, b = gate.admit("k1"), gate.admit("k1")
+        with pytest.raises(TooManyRequestsError):
+            gate.admit("k1")
+        c, d = gate.admit("k2"), gate.admit(None)
+        for t in (a, b, c):
+            await t.acquire()
+        assert gate.running == 3 and gate.waiting == 1
+        with pytest.raises(OverloadedError) as e:  # 3 running + 1 waiting: full
+            gate.admit("k3")
+        assert not isinstance(e.value, TooManyRequestsError)
+        a.close()
+        gate.admit("k1").close()  # k1 is back under its limit; closing a waiting ticket frees its place
+        await d.acquire()
+        for t in (b, c, d):
+            t.close()
+        assert gate.running == gate.waiting == gate.pending == 0 and not gate._per_key
+
+    asyncio.run(scenario())
+
+
+def test_gate_bounds_requests_waiting_for_retrieval():
+    """Many remote slots, but no more than retrieval_threads + max_queue questions before retrieval."""
+    from zhiku.serve.generation import GenerationGate
+    from zhiku.serve.metrics import Metrics
+
+    async def scenario():
+        gate = GenerationGate(slots=50, max_queue=1, timeout=5, metrics=Metrics(), retrieval_threads=2)
+        tickets = [gate.admit() for _ in range(3)]
+        with pytest.raises(OverloadedError, match="retrieval"):
+            gate.admit()
+        for t in tickets:
+            await t.acquire()
+        tickets[0].retrieval_done()  # past retrieval: streaming tokens no longer holds a retrieval place
+        tickets.append(gate.admit())
+        assert gate.running == 3 and gate.pending == 3
+        for t in tickets:
+            t.close()
+        assert gate.pending == gate.running == gate.waiting == 0
 
     asyncio.run(scenario())
 

@@ -19,6 +19,8 @@ class Metrics:
             "zhiku_tokens_per_second", "Generation speed", buckets=(1, 2, 5, 10, 20, 40, 80, 160), registry=r
         )
         self.retrieval = Histogram("zhiku_retrieval_seconds", "Retrieval latency", buckets=_LATENCY, registry=r)
-        self.queue_depth = Gauge("zhiku_generation_queue_depth", "Requests waiting for the generation slot", registry=r)
+        self.queue_depth = Gauge("zhiku_generation_queue_depth", "Requests waiting for a generation slot", registry=r)
         self.in_flight = Gauge("zhiku_generation_in_flight", "Generations running", registry=r)
-        self.rejected = Counter("zhiku_generation_rejected_total", "Requests refused with 503 (queue full)", registry=r)
+        self.rejected = Counter(
+            "zhiku_generation_rejected_total", "Requests refused: 503 queue_full or retrieval_backlog, 429 key_limit", ["reason"], registry=r
+        )
