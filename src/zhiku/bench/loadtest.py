@@ -49,6 +49,7 @@ class Outcome:
     tokens: int = 0
     retry_after: float = 0.0
     detail: str = ""
+    server: dict | None = None  # native API: the server's own timings from the done event (ttft_ms, total_ms)
 
 
 @dataclass
@@ -65,6 +66,9 @@ class Report:
     tokens: int
     tokens_per_s: float  # all clients together
     errors: dict[str, int]  # every non-ok kind, zeros included
+    # native API: the same as the server measured them (from retrieval start), without the client's own delays
+    server_ttft_ms: dict[str, float] = field(default_factory=dict)
+    server_total_ms: dict[str, float] = field(default_factory=dict)
     error_samples: dict[str, str] = field(default_factory=dict)  # one message per kind
     client_cpu_s: float = 0.0  # this process's CPU time (user + system)
 
@@ -106,14 +110,17 @@ def _request(cfg: LoadConfig, question: str) -> tuple[str, dict]:
     return ("/v1/chat/completions" if cfg.api == "openai" else "/api/rag/chat"), body
 
 
-def _token_text(api: str, event: str, data: str) -> tuple[str | None, str | None]:
+def _token_text(api: str, event: str, data: str, out: Outcome) -> tuple[str | None, str | None]:
     """(content text or None, error message or None) of one SSE event; "" text marks the end of the stream."""
     if api == "native":
         if event == "token":
             return json.loads(data).get("text", ""), None
         if event == "error":
             return None, data
-        return ("" if event == "done" else None), None
+        if event == "done":
+            out.server = json.loads(data)
+            return "", None
+        return None, None
     if data == "[DONE]":
         return "", None
     obj = json.loads(data)
@@ -134,7 +141,7 @@ async def _read_stream(r: httpx.Response, api: str, t0: float) -> Outcome:
             continue
         if not data:  # a blank line after a comment (ping)
             continue
-        text, error = _token_text(api, event, "\n".join(data))
+        text, error = _token_text(api, event, "\n".join(data), out)
         event, data = "message", []
         if error is not None:
             out.detail = error[:200]
@@ -225,6 +232,8 @@ def summarize(cfg: LoadConfig, outcomes: list[Outcome], wall: float, cpu: float)
         ttft_ms=percentiles([o.ttft for o in ok if o.ttft is not None]),
         tokens=tokens, tokens_per_s=round(tokens / wall, 1) if wall else 0.0,
         errors={k: sum(o.kind == k for o in outcomes) for k in KINDS[1:]},
+        server_ttft_ms=percentiles([o.server["ttft_ms"] for o in ok if o.server], scale=1.0),
+        server_total_ms=percentiles([o.server["total_ms"] for o in ok if o.server], scale=1.0),
         error_samples=samples, client_cpu_s=round(cpu, 2),
     )  # fmt: skip
 
@@ -244,6 +253,9 @@ def report_table(r: Report):
         t.add_column(col, justify="right")
     t.add_row("latency ms", *(f"{r.latency_ms[c]:.0f}" for c in ("p50", "p90", "p99", "max")))
     t.add_row("TTFT ms", *(f"{r.ttft_ms[c]:.0f}" for c in ("p50", "p90", "p99", "max")))
+    if r.server_total_ms.get("max"):
+        t.add_row("server: total ms", *(f"{r.server_total_ms[c]:.0f}" for c in ("p50", "p90", "p99", "max")))
+        t.add_row("server: TTFT ms", *(f"{r.server_ttft_ms[c]:.0f}" for c in ("p50", "p90", "p99", "max")))
     t.add_section()
     t.add_row("answers / requests", f"{r.ok} / {r.requests}", "", "", "")
     t.add_row("req/s (answers)", f"{r.req_per_s:.2f}", "", "", "")
