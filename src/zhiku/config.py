@@ -122,6 +122,8 @@ class ServerSettings(BaseModel):
     auth: Literal["auto", "off"] = "auto"
     max_query_chars: int = 4000
     max_upload_mb: float = 50.0  # per file
+    max_request_mb: float = 200.0  # a whole multipart upload request (413 beyond)
+    max_json_mb: float = 4.0  # any other request body (413 beyond): a question is at most max_query_chars
     drain_seconds: float = 30.0  # graceful shutdown: how long running streams may finish
 
 

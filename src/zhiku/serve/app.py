@@ -92,7 +92,8 @@ class ObserveMiddleware:
 
 
 def create_app(settings: Settings, warm_up: bool = True) -> FastAPI:
-    from zhiku.serve.routes import jobs, kb, ops, openai, rag, sessions
+    from zhiku.serve.body_limit import BodyLimitMiddleware
+    from zhiku.serve.routes import jobs, kb, keys, ops, openai, rag, sessions
 
     state = AppState(settings)
 
@@ -113,7 +114,10 @@ def create_app(settings: Settings, warm_up: bool = True) -> FastAPI:
     app = FastAPI(title="知库 zhiku", version="0.1.0", lifespan=lifespan)
     app.state.zhiku = state
     install_error_handlers(app)
-    for r in (rag, openai, kb, jobs, sessions, ops):
+    for r in (rag, openai, kb, jobs, sessions, keys, ops):
         app.include_router(r.router)
-    app.add_middleware(ObserveMiddleware, state=state)
+    srv = settings.server
+    app.add_middleware(BodyLimitMiddleware, json_limit=int(srv.max_json_mb * 2**20),
+                       upload_limit=int(srv.max_request_mb * 2**20))  # fmt: skip
+    app.add_middleware(ObserveMiddleware, state=state)  # outermost: it sees the 413s too
     return app

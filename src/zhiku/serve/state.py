@@ -27,7 +27,7 @@ class AppState:
         slots = 1 if settings.llm.backend == "llama-cpp" else srv.remote_concurrency
         self.gate = GenerationGate(slots, srv.max_queue, srv.request_timeout, self.metrics, srv.drain_seconds,
                                    srv.key_concurrency, srv.retrieval_threads)  # fmt: skip
-        self.jobs = JobManager(settings.home / "uploads")
+        self.jobs = JobManager(settings.home / "uploads", settings.home / "jobs.sqlite")
         self.sessions = SessionStore(settings.home)
         self.keys = KeyStore(settings.home)
         # decided once at start-up: a server started with keys never silently opens up when the last is revoked

@@ -13,7 +13,7 @@ from zhiku.index.base import Filters
 from zhiku.pipeline import DoneEvent, SourcesEvent, TokenEvent
 from zhiku.retrieve.hybrid import HybridRetriever
 from zhiku.serve.auth import KeyInfo
-from zhiku.serve.deps import get_state, user
+from zhiku.serve.deps import get_state, user, viewer
 from zhiku.serve.generation import run_rag
 from zhiku.serve.responses import GatedSSE
 from zhiku.serve.state import AppState
@@ -82,7 +82,7 @@ async def chat(req: ChatRequest, state: AppState = Depends(get_state), key: KeyI
     kb = req.kb or state.settings.default_kb
     history = None
     if req.session_id:
-        session = await anyio.to_thread.run_sync(state.sessions.get, req.session_id)
+        session = await anyio.to_thread.run_sync(state.sessions.get, req.session_id, viewer(key))  # 404 if not ours
         kb = req.kb or session["kb"]
         history = await anyio.to_thread.run_sync(state.sessions.history, req.session_id)
     pipe = await state.apipeline(kb)  # 404 for an unknown KB, before any queueing
