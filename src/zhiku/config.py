@@ -116,6 +116,9 @@ class ServerSettings(BaseModel):
     # requests one API key may have admitted at once (429 + Retry-After beyond); 0 = no per-key limit
     key_concurrency: int = 16
     retrieval_threads: int = 0  # questions retrieved at once (CPU work); 0 = one per core
+    # seconds a question may expect to wait for a retrieval thread (backlog x average retrieval time); beyond
+    # it 503 + Retry-After at once: under overload the time to first token stays low for those admitted
+    retrieval_wait: float = 0.25
     retry_after: int = 5  # seconds, sent with 503
     request_timeout: float = 180.0  # seconds from admission to the last token
     # "auto": keys are required once `zhiku keys create` made one; "off": never (loopback only)

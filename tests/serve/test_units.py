@@ -78,21 +78,23 @@ def test_gate_remote_slots_and_key_limit():
     asyncio.run(scenario())
 
 
-def test_gate_bounds_requests_waiting_for_retrieval():
-    """Many remote slots, but no more than retrieval_threads + max_queue questions before retrieval."""
+def test_gate_bounds_expected_retrieval_wait():
+    """Many remote slots, but a question is refused once its expected wait for retrieval passes the bound."""
     from zhiku.serve.generation import GenerationGate
     from zhiku.serve.metrics import Metrics
 
     async def scenario():
-        gate = GenerationGate(slots=50, max_queue=1, timeout=5, metrics=Metrics(), retrieval_threads=2)
-        tickets = [gate.admit() for _ in range(3)]
+        gate = GenerationGate(slots=50, max_queue=1, timeout=5, metrics=Metrics(), retrieval_threads=2,
+                              retrieval_wait=0.25)  # fmt: skip
+        gate.retrieval_s = 0.1  # 2 threads, 0.1 s each: 5 pending = 0.25 s of backlog
+        tickets = [gate.admit() for _ in range(6)]
         with pytest.raises(OverloadedError, match="retrieval"):
             gate.admit()
         for t in tickets:
             await t.acquire()
-        tickets[0].retrieval_done()  # past retrieval: streaming tokens no longer holds a retrieval place
+        tickets[0].retrieval_done(0.02)  # past retrieval, and fast: the estimate drops
+        assert gate.retrieval_s < 0.1 and gate.pending == 5
         tickets.append(gate.admit())
-        assert gate.running == 3 and gate.pending == 3
         for t in tickets:
             t.close()
         assert gate.pending == gate.running == gate.waiting == 0

@@ -50,10 +50,13 @@ class Ticket:
         self.gate._started()
         self.state = "running"
 
-    def retrieval_done(self) -> None:
+    def retrieval_done(self, seconds: float | None = None) -> None:
+        """Past retrieval (`seconds`: how long it took, for the gate's estimate; None when it never ran)."""
         if not self.retrieved:
             self.retrieved = True
             self.gate.pending -= 1
+            if seconds is not None:
+                self.gate.retrieval_s += 0.1 * (seconds - self.gate.retrieval_s)
 
     def close(self) -> None:
         if self.state == "closed":
@@ -65,12 +68,14 @@ class Ticket:
 
 class GenerationGate:
     def __init__(self, slots: int, max_queue: int, timeout: float, metrics: Metrics, drain_seconds: float = 0.0,
-                 key_concurrency: int = 0, retrieval_threads: int = 0):  # fmt: skip
+                 key_concurrency: int = 0, retrieval_threads: int = 0, retrieval_wait: float = 0.25):  # fmt: skip
         self.slots, self.max_queue, self.timeout, self.metrics = slots, max_queue, timeout, metrics
         self.drain_seconds, self.key_concurrency = drain_seconds, key_concurrency
         self._slots = asyncio.Semaphore(slots)
         self.waiting = self.running = 0
         self.pending = 0  # admitted and not yet past retrieval
+        self.retrieval_s = 0.05  # moving average of one retrieval's duration
+        self.retrieval_wait = retrieval_wait
         self._per_key: dict[str, int] = {}
         self.retrieval_threads = retrieval_threads or os.cpu_count() or 2
         self._retrieval: anyio.CapacityLimiter | None = None
@@ -97,11 +102,14 @@ class GenerationGate:
             raise OverloadedError(f"server busy: {self.running} generations running and {self.waiting} waiting; "
                                   "retry later")  # fmt: skip
         # Retrieval is the CPU-bound stage: with many remote slots the cores saturate before the slots do, and
-        # then every stream slows down together. Bounding the requests not yet past retrieval keeps the time to
-        # first token near one retrieval and turns the excess into immediate 503s instead.
-        if self.pending >= self.retrieval_threads + self.max_queue:
+        # then every stream slows down together. A question that would wait longer than `retrieval_wait` for a
+        # retrieval thread (backlog x average retrieval time) is refused at once: the time to first token stays
+        # near one retrieval, bursts that clear quickly still get in, and the average grows with CPU contention.
+        expected = self.pending / self.retrieval_threads * self.retrieval_s
+        if self.pending >= self.retrieval_threads and expected > self.retrieval_wait:
             self.metrics.rejected.labels("retrieval_backlog").inc()
-            raise OverloadedError(f"server busy: {self.pending} questions waiting for retrieval; retry later")
+            raise OverloadedError(f"server busy: {self.pending} questions waiting for retrieval "
+                                  f"(~{expected:.1f} s); retry later")  # fmt: skip
         self.waiting += 1
         self.pending += 1
         self.metrics.queue_depth.set(self.waiting)
@@ -154,7 +162,7 @@ async def run_rag(
         lambda: pipe.prepare(question, history, top_k=top_k, filters=filters, rerank=rerank),
         limiter=ticket.gate.retrieval_limiter(),
     )
-    ticket.retrieval_done()
+    ticket.retrieval_done((p.timings.get("condense_ms", 0.0) + p.timings.get("retrieval_ms", 0.0)) / 1000)
     metrics.retrieval.observe(p.timings.get("retrieval_ms", 0.0) / 1000)
     events = pipe.astream(p, **sampling)
     try:

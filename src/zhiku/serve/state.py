@@ -26,7 +26,7 @@ class AppState:
         # one llama.cpp context generates one answer at a time; a remote server batches
         slots = 1 if settings.llm.backend == "llama-cpp" else srv.remote_concurrency
         self.gate = GenerationGate(slots, srv.max_queue, srv.request_timeout, self.metrics, srv.drain_seconds,
-                                   srv.key_concurrency, srv.retrieval_threads)  # fmt: skip
+                                   srv.key_concurrency, srv.retrieval_threads, srv.retrieval_wait)  # fmt: skip
         self.jobs = JobManager(settings.home / "uploads", settings.home / "jobs.sqlite")
         self.sessions = SessionStore(settings.home)
         self.keys = KeyStore(settings.home)
