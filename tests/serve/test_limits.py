@@ -146,3 +146,25 @@ def test_jobs_survive_a_restart(limited):
     finally:
         srv.should_exit = True
         thread.join(30)
+
+
+def test_restart_leaves_a_live_sibling_workers_job_alone(tmp_path):
+    """Several workers share jobs.sqlite: a worker starting up fails only jobs whose process is gone."""
+    import subprocess
+    import sys
+
+    from zhiku.serve.jobs import INTERRUPTED, Job, JobManager
+
+    sibling = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        jm = JobManager(tmp_path / "uploads", tmp_path / "jobs.sqlite")
+        jm._save(Job("live", "kb", state="running", pid=sibling.pid))
+        jm._save(Job("dead", "kb", state="running", pid=2**22 + 7))  # above the kernel's pid_max: never alive
+        jm.shutdown()
+        again = JobManager(tmp_path / "uploads", tmp_path / "jobs.sqlite")
+        assert again.get("live").state == "running"
+        assert again.get("dead").state == "failed" and again.get("dead").error == INTERRUPTED
+        again.shutdown()
+    finally:
+        sibling.kill()
+        sibling.wait()

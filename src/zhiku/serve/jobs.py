@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import sqlite3
 import threading
@@ -56,17 +57,31 @@ class Job:
     error: str = ""
     created_at: float = field(default_factory=time.time)
     finished_at: float = 0.0
+    pid: int = field(default_factory=os.getpid)  # the server process running it
 
     def to_dict(self) -> dict:
         d = dict(self.__dict__)
+        del d["pid"]  # bookkeeping, not for clients
         d["progress"] = round(self.files_done / self.files_total, 3) if self.files_total else 0.0
         return d
 
 
 _FIELDS = ("id", "kb", "state", "files_total", "files_done", "chunks", "current", "report", "error", "created_at",
-           "finished_at")  # fmt: skip
+           "finished_at", "pid")  # fmt: skip
 INTERRUPTED = "interrupted: the server stopped before this job finished; upload the files again"
 PROGRESS_EVERY = 1.0  # seconds between progress writes to SQLite (memory is always current)
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid or pid == os.getpid():  # our own pid in the file is a previous process's (pid reuse) or ours
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class JobManager:
@@ -81,11 +96,15 @@ class JobManager:
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, kb TEXT, state TEXT, files_total INTEGER,"
             " files_done INTEGER, chunks INTEGER, current TEXT, report TEXT, error TEXT, created_at REAL,"
-            " finished_at REAL)"
+            " finished_at REAL, pid INTEGER)"
         )
-        # the worker that ran these is gone with the previous process
-        self._db.execute("UPDATE jobs SET state='failed', error=?, finished_at=? WHERE state IN ('queued', 'running')",
-                         (INTERRUPTED, time.time()))  # fmt: skip
+        # jobs whose process is gone (a restart) will never finish; several workers share this file, so a
+        # job of a live sibling worker is left alone
+        unfinished = self._db.execute("SELECT id, pid FROM jobs WHERE state IN ('queued', 'running')").fetchall()
+        for job_id, pid in unfinished:
+            if not _alive(pid):
+                self._db.execute("UPDATE jobs SET state='failed', error=?, finished_at=? WHERE id=?",
+                                 (INTERRUPTED, time.time(), job_id))  # fmt: skip
 
     def _query(self, sql: str, args=()) -> list:
         """One statement under the lock; nothing once shut down (a worker may still finish a job then, and
