@@ -444,6 +444,7 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 def serve(
     host: Optional[str] = typer.Option(None, "--host", help="Bind address (default: server.host)."),
     port: Optional[int] = typer.Option(None, "--port", help="Port (default: server.port)."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Server processes (needs the milvus store when > 1)."),
 ) -> None:
     """Start the HTTP API (native /api, OpenAI-compatible /v1) on the same pipeline as the CLI."""
     import uvicorn
@@ -452,6 +453,10 @@ def serve(
     from zhiku.serve.auth import KeyStore
 
     s = settings()
+    if workers > 1 and s.store.backend == "local":
+        raise InputError("--workers > 1 needs a store every worker shares: the embedded local store has one writer "
+                         "per knowledge base. Point them at Milvus (ZHIKU_STORE__BACKEND=milvus "
+                         "ZHIKU_STORE__URI=http://127.0.0.1:19530, or `milvus-lite server`).")  # fmt: skip
     s.home.mkdir(parents=True, exist_ok=True)
     host = host or s.server.host
     port = port or s.server.port
@@ -469,8 +474,10 @@ def serve(
 
     logging.getLogger("zhiku.access").setLevel(logging.INFO)  # one structured line per request
     err.print(f"zhiku serving on http://{host}:{port} (model {s.llm.model}, default kb '{s.default_kb}')", markup=False)
-    uvicorn.run(create_app(s), host=host, port=port, log_level=s.log_level.lower(), access_log=False,
-                timeout_graceful_shutdown=int(s.server.drain_seconds))
+    # several workers: each process builds its own app from the same environment (ZHIKU_HOME set by --home)
+    target = "zhiku.serve.app:app_from_env" if workers > 1 else create_app(s)
+    uvicorn.run(target, factory=workers > 1, workers=workers, host=host, port=port, log_level=s.log_level.lower(),
+                access_log=False, timeout_graceful_shutdown=int(s.server.drain_seconds))
 
 
 def _keystore():

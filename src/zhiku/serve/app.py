@@ -121,3 +121,14 @@ def create_app(settings: Settings, warm_up: bool = True) -> FastAPI:
                        upload_limit=int(srv.max_request_mb * 2**20))  # fmt: skip
     app.add_middleware(ObserveMiddleware, state=state)  # outermost: it sees the 413s too
     return app
+
+
+def app_from_env() -> FastAPI:
+    """The app of one `zhiku serve --workers N` process, built from the environment the CLI left."""
+    from zhiku.config import get_settings
+    from zhiku.log import setup_logging
+
+    s = get_settings()
+    setup_logging(s.log_level, s.log_json)
+    access.setLevel(logging.INFO)
+    return create_app(s)
