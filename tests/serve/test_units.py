@@ -98,6 +98,16 @@ def test_gate_bounds_expected_retrieval_wait():
         for t in tickets:
             t.close()
         assert gate.pending == gate.running == gate.waiting == 0
+        # one slot (llama.cpp), taken: requests wait for the model, the waiting room alone bounds them
+        one = GenerationGate(slots=1, max_queue=4, timeout=5, metrics=Metrics(), retrieval_threads=2)
+        one.retrieval_s = 1.0
+        first = one.admit()
+        await first.acquire()
+        queued = [one.admit() for _ in range(4)]
+        with pytest.raises(OverloadedError, match="waiting"):
+            one.admit()
+        for t in [first, *queued]:
+            t.close()
 
     asyncio.run(scenario())
 

@@ -105,8 +105,10 @@ class GenerationGate:
         # then every stream slows down together. A question that would wait longer than `retrieval_wait` for a
         # retrieval thread (backlog x average retrieval time) is refused at once: the time to first token stays
         # near one retrieval, bursts that clear quickly still get in, and the average grows with CPU contention.
+        # Only while a slot is free: when every slot is taken (always, soon, for the one llama.cpp slot) the
+        # waiting room above is the bound, and those requests wait for the model, not for retrieval.
         expected = self.pending / self.retrieval_threads * self.retrieval_s
-        if self.pending >= self.retrieval_threads and expected > self.retrieval_wait:
+        if self.running < self.slots and self.pending >= self.retrieval_threads and expected > self.retrieval_wait:
             self.metrics.rejected.labels("retrieval_backlog").inc()
             raise OverloadedError(f"server busy: {self.pending} questions waiting for retrieval "
                                   f"(~{expected:.1f} s); retry later")  # fmt: skip
