@@ -52,6 +52,7 @@ def test_backpressure_and_connection_errors_are_classified(bench_home, standin):
         thread.join(30)
     assert report.ok > 0 and report.errors["backpressure_503"] > 0, report
     assert "server busy" in report.error_samples["backpressure_503"]
+    assert 0 < report.refused_ms["max"] < 1000  # refused at once, not after a wait
     assert sum(report.errors.values()) == report.errors["backpressure_503"]
     # clients wait the server's Retry-After (1 s) before retrying: at most 2 refusals each in 1.5 s, not a storm
     assert report.errors["backpressure_503"] <= 6 * 2

@@ -69,6 +69,7 @@ class Report:
     # native API: the same as the server measured them (from retrieval start), without the client's own delays
     server_ttft_ms: dict[str, float] = field(default_factory=dict)
     server_total_ms: dict[str, float] = field(default_factory=dict)
+    refused_ms: dict[str, float] = field(default_factory=dict)  # how fast 503/429 answers came back
     error_samples: dict[str, str] = field(default_factory=dict)  # one message per kind
     client_cpu_s: float = 0.0  # this process's CPU time (user + system)
 
@@ -242,6 +243,7 @@ def summarize(cfg: LoadConfig, outcomes: list[Outcome], wall: float, cpu: float)
         errors={k: sum(o.kind == k for o in outcomes) for k in KINDS[1:]},
         server_ttft_ms=percentiles([o.server["ttft_ms"] for o in ok if o.server], scale=1.0),
         server_total_ms=percentiles([o.server["total_ms"] for o in ok if o.server], scale=1.0),
+        refused_ms=percentiles([o.latency for o in outcomes if o.kind.startswith("backpressure")]),
         error_samples=samples, client_cpu_s=round(cpu, 2),
     )  # fmt: skip
 
@@ -264,6 +266,8 @@ def report_table(r: Report):
     if r.server_total_ms.get("max"):
         t.add_row("server: total ms", *(f"{r.server_total_ms[c]:.0f}" for c in ("p50", "p90", "p99", "max")))
         t.add_row("server: TTFT ms", *(f"{r.server_ttft_ms[c]:.0f}" for c in ("p50", "p90", "p99", "max")))
+    if r.refused_ms["max"]:
+        t.add_row("503/429 answer ms", *(f"{r.refused_ms[c]:.0f}" for c in ("p50", "p90", "p99", "max")))
     t.add_section()
     t.add_row("answers / requests", f"{r.ok} / {r.requests}", "", "", "")
     t.add_row("req/s (answers)", f"{r.req_per_s:.2f}", "", "", "")
