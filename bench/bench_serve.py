@@ -17,6 +17,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -52,24 +53,41 @@ def wait_ready(url: str, proc: subprocess.Popen, seconds: float = 180) -> None:
 
 
 def start(args: argparse.Namespace) -> tuple[subprocess.Popen, subprocess.Popen, str]:
-    up_port, port = free_port(), free_port()
+    up_port = free_port()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")])}
     standin = subprocess.Popen([sys.executable, str(REPO / "bench" / "standin_upstream.py"), "--port", str(up_port),
                                 "--tokens", str(args.tokens), "--rate", str(args.rate), "--latency", str(args.latency)],
                                env=env)  # fmt: skip
-    wait_ready(f"http://127.0.0.1:{up_port}/health", standin)
+    try:
+        wait_ready(f"http://127.0.0.1:{up_port}/health", standin)
+        return standin, *start_zhiku(args, env, up_port)
+    except BaseException:
+        standin.terminate()  # else it outlives us (and holds our stdout open)
+        raise
+
+
+def start_zhiku(args: argparse.Namespace, env: dict, up_port: int) -> tuple[subprocess.Popen, str]:
+    port = free_port()
     zenv = {**env, "ZHIKU_LLM__BACKEND": "openai", "ZHIKU_LLM__BASE_URL": f"http://127.0.0.1:{up_port}/v1",
             "ZHIKU_LLM__MODEL": "standin", "ZHIKU_DEFAULT_KB": args.kb, "ZHIKU_SERVER__AUTH": "off",
             "ZHIKU_LOG_LEVEL": "WARNING"}  # fmt: skip
     if args.remote_concurrency:
         zenv["ZHIKU_SERVER__REMOTE_CONCURRENCY"] = str(args.remote_concurrency)
     server = subprocess.Popen([sys.executable, "-m", "zhiku.cli", "--home", str(args.home), "serve", "--port", str(port)],
-                              env=zenv, stderr=subprocess.DEVNULL if args.quiet else None)  # fmt: skip
+                              env=zenv, stderr=subprocess.PIPE if args.quiet else None)  # fmt: skip
     base = f"http://127.0.0.1:{port}"
-    wait_ready(f"{base}/readyz", server)
-    # the first question opens the KB (indexes into memory): not part of the measurement
-    httpx.post(f"{base}/api/rag/chat", json={"query": "试用期最长多久？", "stream": False}, timeout=300).raise_for_status()
-    return standin, server, base
+    try:
+        wait_ready(f"{base}/readyz", server)
+        # the first question opens the KB (indexes into memory): not part of the measurement
+        httpx.post(f"{base}/api/rag/chat", json={"query": "试用期最长多久？", "stream": False}, timeout=300).raise_for_status()
+    except BaseException:
+        server.terminate()
+        if args.quiet:  # say why it failed
+            sys.stderr.write(server.communicate(timeout=30)[1].decode(errors="replace")[-2000:])
+        raise
+    if args.quiet:  # drain its stderr from here on, or a full pipe would block it
+        threading.Thread(target=server.stderr.read, daemon=True).start()
+    return server, base
 
 
 def rejected(base: str) -> dict[str, float]:

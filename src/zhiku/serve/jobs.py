@@ -98,6 +98,8 @@ class JobManager:
             " files_done INTEGER, chunks INTEGER, current TEXT, report TEXT, error TEXT, created_at REAL,"
             " finished_at REAL, pid INTEGER)"
         )
+        if "pid" not in {r[1] for r in self._db.execute("PRAGMA table_info(jobs)")}:  # a file from before pids
+            self._db.execute("ALTER TABLE jobs ADD COLUMN pid INTEGER")
         # jobs whose process is gone (a restart) will never finish; several workers share this file, so a
         # job of a live sibling worker is left alone
         unfinished = self._db.execute("SELECT id, pid FROM jobs WHERE state IN ('queued', 'running')").fetchall()
