@@ -21,11 +21,13 @@ eval_app = typer.Typer(help="Measure retrieval quality on a labelled dataset.", 
 config_app = typer.Typer(help="Show the effective settings.", no_args_is_help=True)
 models_app = typer.Typer(help="Bundled generation models.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys for `zhiku serve` (stored hashed under ZHIKU_HOME).", no_args_is_help=True)
+bench_app = typer.Typer(help="Load-test a running server.", no_args_is_help=True)
 app.add_typer(kb_app, name="kb")
 app.add_typer(eval_app, name="eval")
 app.add_typer(config_app, name="config")
 app.add_typer(models_app, name="models")
 app.add_typer(keys_app, name="keys")
+app.add_typer(bench_app, name="bench")
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -468,6 +470,7 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 def serve(
     host: Optional[str] = typer.Option(None, "--host", help="Bind address (default: server.host)."),
     port: Optional[int] = typer.Option(None, "--port", help="Port (default: server.port)."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Server processes (needs the milvus store when > 1)."),
 ) -> None:
     """Start the HTTP API (native /api, OpenAI-compatible /v1) on the same pipeline as the CLI."""
     import uvicorn
@@ -476,6 +479,10 @@ def serve(
     from zhiku.serve.auth import KeyStore
 
     s = settings()
+    if workers > 1 and s.store.backend == "local":
+        raise InputError("--workers > 1 needs a store every worker shares: the embedded local store has one writer "
+                         "per knowledge base. Point them at Milvus (ZHIKU_STORE__BACKEND=milvus "
+                         "ZHIKU_STORE__URI=http://127.0.0.1:19530, or `milvus-lite server`).")  # fmt: skip
     s.home.mkdir(parents=True, exist_ok=True)
     host = host or s.server.host
     port = port or s.server.port
@@ -494,8 +501,10 @@ def serve(
     logging.getLogger("zhiku.access").setLevel(logging.INFO)  # one structured line per request
     err.print(f"zhiku serving on http://{host}:{port} (model {s.llm.model}, default kb '{s.default_kb}'); "
               f"web UI at http://{host}:{port}/ui/", markup=False)
-    uvicorn.run(create_app(s), host=host, port=port, log_level=s.log_level.lower(), access_log=False,
-                timeout_graceful_shutdown=int(s.server.drain_seconds))
+    # several workers: each process builds its own app from the same environment (ZHIKU_HOME set by --home)
+    target = "zhiku.serve.app:app_from_env" if workers > 1 else create_app(s)
+    uvicorn.run(target, factory=workers > 1, workers=workers, host=host, port=port, log_level=s.log_level.lower(),
+                access_log=False, timeout_graceful_shutdown=int(s.server.drain_seconds))
 
 
 def _keystore():
@@ -537,6 +546,40 @@ def keys_revoke(key_id: str) -> None:
     """Revoke an API key by id."""
     _keystore().revoke(key_id)
     out.print(f"revoked key '{key_id}'")
+
+
+@bench_app.command("serve")
+@guarded
+def bench_serve(
+    url: str = typer.Option("http://127.0.0.1:8000", "--url", help="Base URL of a running `zhiku serve`."),
+    concurrency: int = typer.Option(10, "--concurrency", "-c", min=1, help="Clients streaming at once."),
+    duration: float = typer.Option(30.0, "--duration", "-d", min=0.1, help="Seconds to start new requests."),
+    questions: Optional[Path] = typer.Option(None, "--questions", help="One question a line (default: samples/eval/load_questions.txt)."),
+    api: str = typer.Option("native", "--api", help="native (/api/rag/chat) or openai (/v1/chat/completions)."),
+    kb: Optional[str] = typer.Option(None, "--kb", help="Knowledge base (default: the server's default)."),
+    key: Optional[str] = typer.Option(None, "--key", envvar="ZHIKU_API_KEY", help="API key."),
+    timeout: float = typer.Option(60.0, "--timeout", help="Seconds per request before it counts as a timeout."),
+    max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help="Cap each answer's length."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the report as JSON to this file."),
+) -> None:
+    """Stream N concurrent clients at a server for S seconds: req/s, latency and TTFT percentiles, errors by kind."""
+    import asyncio
+
+    from zhiku.bench.loadtest import LoadConfig, load_questions, report_table, run_load
+
+    if api not in ("native", "openai"):
+        raise InputError(f"--api must be native or openai, got {api!r}")
+    try:
+        qs = load_questions(questions)
+    except (OSError, ValueError) as e:
+        raise InputError(f"questions file: {e}") from e
+    cfg = LoadConfig(url, concurrency, duration, api, kb, key, timeout, max_tokens=max_tokens)
+    report = asyncio.run(run_load(cfg, qs))
+    out.print(report_table(report))
+    for kind, sample in report.error_samples.items():
+        err.print(f"{kind}: {sample}", markup=False)
+    if json_out:
+        json_out.write_text(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

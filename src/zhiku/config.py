@@ -137,12 +137,24 @@ class ServerSettings(BaseModel):
     # requests waiting for the one in-process generation slot; beyond this a request gets 503 + Retry-After at
     # once instead of hanging (a 0.5-1.5B model on 2 cores answers one question at a time)
     max_queue: int = 4
+    # generations at once when llm.backend is "openai": the remote server batches them and zhiku only relays
+    # tokens, so many can run; beyond this (plus max_queue waiting) requests get 503 at once. 64 kept the RAG
+    # overhead p99 under 1 s on 2 cores with the load client on the same box (docs/benchmarks.md, Serving).
+    remote_concurrency: int = 128
+    # requests one API key may have admitted at once (429 + Retry-After beyond); 0 = no per-key limit
+    key_concurrency: int = 16
+    retrieval_threads: int = 0  # questions retrieved at once (CPU work); 0 = one per core
+    # seconds a question may expect to wait for a retrieval thread (backlog x average retrieval time); beyond
+    # it 503 + Retry-After at once: under overload the time to first token stays low for those admitted
+    retrieval_wait: float = 0.25
     retry_after: int = 5  # seconds, sent with 503
     request_timeout: float = 180.0  # seconds from admission to the last token
     # "auto": keys are required once `zhiku keys create` made one; "off": never (loopback only)
     auth: Literal["auto", "off"] = "auto"
     max_query_chars: int = 4000
     max_upload_mb: float = 50.0  # per file
+    max_request_mb: float = 200.0  # a whole multipart upload request (413 beyond)
+    max_json_mb: float = 4.0  # any other request body (413 beyond): a question is at most max_query_chars
     drain_seconds: float = 30.0  # graceful shutdown: how long running streams may finish
 
 

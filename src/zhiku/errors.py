@@ -71,6 +71,12 @@ class OverloadedError(ZhikuError):
     http_status = 503
 
 
+class TooManyRequestsError(OverloadedError):
+    """One API key has too many requests in flight (HTTP adds Retry-After)."""
+
+    http_status = 429
+
+
 class RequestTimeoutError(ZhikuError):
     """A request ran past server.request_timeout."""
 

@@ -62,8 +62,8 @@ def server(tmp_path_factory, law_files):
     thread.join(30)
 
 
-def start_server(app, **config):
-    """(uvicorn.Server, thread, base URL) of `app` on a free loopback port, once /readyz answers 200."""
+def start_server(app, ready_path: str = "/readyz", **config):
+    """(uvicorn.Server, thread, base URL) of `app` on a free loopback port, once `ready_path` answers 200."""
     import uvicorn
 
     port = free_port()
@@ -74,7 +74,7 @@ def start_server(app, **config):
     deadline = time.monotonic() + 120
     while True:
         try:
-            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+            if httpx.get(f"{base}{ready_path}", timeout=2).status_code == 200:
                 break
         except httpx.HTTPError:
             pass

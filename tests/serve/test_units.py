@@ -14,7 +14,7 @@ def test_gate_bounds_waiting_and_frees_on_close():
     from zhiku.serve.metrics import Metrics
 
     async def scenario():
-        gate = GenerationGate(max_queue=1, timeout=5, metrics=Metrics())
+        gate = GenerationGate(slots=1, max_queue=1, timeout=5, metrics=Metrics())
         a, b = gate.admit(), gate.admit()  # a burst: both admitted before either runs
         with pytest.raises(OverloadedError):
             gate.admit()
@@ -38,7 +38,7 @@ def test_gate_times_out_waiting():
     from zhiku.serve.metrics import Metrics
 
     async def scenario():
-        gate = GenerationGate(max_queue=2, timeout=0.2, metrics=Metrics())
+        gate = GenerationGate(slots=1, max_queue=2, timeout=0.2, metrics=Metrics())
         a, b = gate.admit(), gate.admit()
         await a.acquire()
         with pytest.raises(RequestTimeoutError):
@@ -46,6 +46,68 @@ def test_gate_times_out_waiting():
         b.close()
         a.close()
         assert gate.waiting == 0 and not gate.busy
+
+    asyncio.run(scenario())
+
+
+def test_gate_remote_slots_and_key_limit():
+    """Several slots run at once (a remote backend); one key is held to key_concurrency with 429."""
+    from zhiku.errors import TooManyRequestsError
+    from zhiku.serve.generation import GenerationGate
+    from zhiku.serve.metrics import Metrics
+
+    async def scenario():
+        gate = GenerationGate(slots=3, max_queue=1, timeout=5, metrics=Metrics(), key_concurrency=2, retrieval_threads=4)
+        a, b = gate.admit("k1"), gate.admit("k1")
+        with pytest.raises(TooManyRequestsError):
+            gate.admit("k1")
+        c, d = gate.admit("k2"), gate.admit(None)
+        for t in (a, b, c):
+            await t.acquire()
+        assert gate.running == 3 and gate.waiting == 1
+        with pytest.raises(OverloadedError) as e:  # 3 running + 1 waiting: full
+            gate.admit("k3")
+        assert not isinstance(e.value, TooManyRequestsError)
+        a.close()
+        gate.admit("k1").close()  # k1 is back under its limit; closing a waiting ticket frees its place
+        await d.acquire()
+        for t in (b, c, d):
+            t.close()
+        assert gate.running == gate.waiting == gate.pending == 0 and not gate._per_key
+
+    asyncio.run(scenario())
+
+
+def test_gate_bounds_expected_retrieval_wait():
+    """Many remote slots, but a question is refused once its expected wait for retrieval passes the bound."""
+    from zhiku.serve.generation import GenerationGate
+    from zhiku.serve.metrics import Metrics
+
+    async def scenario():
+        gate = GenerationGate(slots=50, max_queue=1, timeout=5, metrics=Metrics(), retrieval_threads=2,
+                              retrieval_wait=0.25)  # fmt: skip
+        gate.retrieval_s = 0.1  # 2 threads, 0.1 s each: 5 pending = 0.25 s of backlog
+        tickets = [gate.admit() for _ in range(6)]
+        with pytest.raises(OverloadedError, match="retrieval"):
+            gate.admit()
+        for t in tickets:
+            await t.acquire()
+        tickets[0].retrieval_done(0.02)  # past retrieval, and fast: the estimate drops
+        assert gate.retrieval_s < 0.1 and gate.pending == 5
+        tickets.append(gate.admit())
+        for t in tickets:
+            t.close()
+        assert gate.pending == gate.running == gate.waiting == 0
+        # one slot (llama.cpp), taken: requests wait for the model, the waiting room alone bounds them
+        one = GenerationGate(slots=1, max_queue=4, timeout=5, metrics=Metrics(), retrieval_threads=2)
+        one.retrieval_s = 1.0
+        first = one.admit()
+        await first.acquire()
+        queued = [one.admit() for _ in range(4)]
+        with pytest.raises(OverloadedError, match="waiting"):
+            one.admit()
+        for t in [first, *queued]:
+            t.close()
 
     asyncio.run(scenario())
 
@@ -112,3 +174,36 @@ def test_cli_keys_and_serve_binds_loopback_without_keys(settings, monkeypatch):
     assert [k["id"] for k in json.loads(r.stdout)] == [created["id"]] and "key" not in r.stdout
     assert CliRunner().invoke(app, ["keys", "revoke", created["id"]]).exit_code == 0
     assert CliRunner().invoke(app, ["keys", "revoke", "nope"]).exit_code == 3
+
+
+def test_cli_serve_workers_need_a_shared_store(settings, monkeypatch):
+    import uvicorn
+    from typer.testing import CliRunner
+
+    from zhiku.cli import app
+    from zhiku.config import reset_settings
+
+    calls = []
+    monkeypatch.setattr(uvicorn, "run", lambda target, **kw: calls.append((target, kw)))
+    r = CliRunner().invoke(app, ["serve", "--workers", "2"])
+    assert r.exit_code == 2 and "milvus" in r.output.lower() and not calls
+    monkeypatch.setenv("ZHIKU_STORE__BACKEND", "milvus")
+    monkeypatch.setenv("ZHIKU_STORE__URI", "http://127.0.0.1:19530")
+    reset_settings()
+    r = CliRunner().invoke(app, ["serve", "--workers", "3"])
+    assert r.exit_code == 0, r.output
+    target, kw = calls[-1]
+    assert target == "zhiku.serve.app:app_from_env" and kw["factory"] and kw["workers"] == 3
+    # what each worker process runs: the factory builds a working app from the environment
+    import httpx
+
+    from tests.serve.conftest import start_server
+
+    monkeypatch.setenv("ZHIKU_SERVER__AUTH", "off")
+    reset_settings()
+    srv, thread, base = start_server(target, factory=True)
+    try:
+        assert httpx.get(f"{base}/healthz").json() == {"status": "ok"}
+    finally:
+        srv.should_exit = True
+        thread.join(30)

@@ -92,7 +92,8 @@ class ObserveMiddleware:
 
 
 def create_app(settings: Settings, warm_up: bool = True) -> FastAPI:
-    from zhiku.serve.routes import chunks, jobs, kb, ops, openai, rag, rerank, sessions, status, ui
+    from zhiku.serve.body_limit import BodyLimitMiddleware
+    from zhiku.serve.routes import chunks, jobs, kb, keys, ops, openai, rag, rerank, sessions, status, ui
 
     state = AppState(settings)
 
@@ -113,8 +114,22 @@ def create_app(settings: Settings, warm_up: bool = True) -> FastAPI:
     app = FastAPI(title="知库 zhiku", version="0.1.0", lifespan=lifespan)
     app.state.zhiku = state
     install_error_handlers(app)
-    for r in (rag, openai, rerank, kb, chunks, jobs, sessions, ops, status):
+    for r in (rag, openai, rerank, kb, chunks, jobs, sessions, keys, ops, status):
         app.include_router(r.router)
     ui.mount(app)
-    app.add_middleware(ObserveMiddleware, state=state)
+    srv = settings.server
+    app.add_middleware(BodyLimitMiddleware, json_limit=int(srv.max_json_mb * 2**20),
+                       upload_limit=int(srv.max_request_mb * 2**20))  # fmt: skip
+    app.add_middleware(ObserveMiddleware, state=state)  # outermost: it sees the 413s too
     return app
+
+
+def app_from_env() -> FastAPI:
+    """The app of one `zhiku serve --workers N` process, built from the environment the CLI left."""
+    from zhiku.config import get_settings
+    from zhiku.log import setup_logging
+
+    s = get_settings()
+    setup_logging(s.log_level, s.log_json)
+    access.setLevel(logging.INFO)
+    return create_app(s)

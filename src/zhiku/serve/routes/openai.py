@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from zhiku.errors import InputError, KBNotFoundError, ZhikuError
 from zhiku.pipeline import DoneEvent, TokenEvent
+from zhiku.serve.auth import KeyInfo
 from zhiku.serve.deps import get_state, user
 from zhiku.serve.generation import run_rag
 from zhiku.serve.responses import GatedSSE
@@ -59,15 +60,17 @@ async def models(state: AppState = Depends(get_state), _key=Depends(user)):
 
 
 @router.post("/chat/completions")
-async def chat_completions(req: ChatCompletionRequest, state: AppState = Depends(get_state), _key=Depends(user)):
+async def chat_completions(
+    req: ChatCompletionRequest, state: AppState = Depends(get_state), key: KeyInfo | None = Depends(user)
+):
     kb = kb_of(req.model)
     if req.messages[-1].role != "user":
         raise InputError("the last message must have role 'user'")
     question = check_query(state, req.messages[-1].content)
     # earlier turns become the history the pipeline condenses the follow-up with; system prompts are ours
     history = [{"role": m.role, "content": m.content} for m in req.messages[:-1] if m.role in ("user", "assistant")]
-    pipe = await anyio.to_thread.run_sync(state.pipeline, kb)
-    ticket = state.gate.admit()
+    pipe = await state.apipeline(kb)
+    ticket = state.gate.admit(key.id if key else None)
     sampling = {"max_tokens": req.max_completion_tokens or req.max_tokens, "temperature": req.temperature, "top_p": req.top_p}
     events = run_rag(pipe, ticket, state.metrics, question, history or None, **sampling)
     cid, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())

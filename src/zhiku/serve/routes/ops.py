@@ -18,7 +18,9 @@ async def healthz():
 
 @router.get("/readyz")
 async def readyz(state: AppState = Depends(get_state)):
-    body = {"ready": state.ready, "generation_busy": state.gate.busy, "queue": state.gate.waiting}
+    g = state.gate
+    body = {"ready": state.ready, "generation_busy": g.busy, "running": g.running, "slots": g.slots, "queue": g.waiting,
+            "pending_retrieval": g.pending}
     return JSONResponse(body, 200 if state.ready else 503)
 
 

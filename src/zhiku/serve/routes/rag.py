@@ -12,7 +12,8 @@ from zhiku.errors import InputError, ZhikuError
 from zhiku.index.base import Filters
 from zhiku.pipeline import DoneEvent, SourcesEvent, TokenEvent
 from zhiku.retrieve.searcher import Searcher
-from zhiku.serve.deps import get_state, user
+from zhiku.serve.auth import KeyInfo
+from zhiku.serve.deps import get_state, user, viewer
 from zhiku.serve.generation import run_rag
 from zhiku.serve.responses import GatedSSE
 from zhiku.serve.state import AppState
@@ -77,16 +78,16 @@ def _json(obj) -> str:
 
 
 @router.post("/api/rag/chat")
-async def chat(req: ChatRequest, state: AppState = Depends(get_state), _key=Depends(user)):
+async def chat(req: ChatRequest, state: AppState = Depends(get_state), key: KeyInfo | None = Depends(user)):
     check_query(state, req.query)
     kb = req.kb or state.settings.default_kb
     history = None
     if req.session_id:
-        session = await anyio.to_thread.run_sync(state.sessions.get, req.session_id)
+        session = await anyio.to_thread.run_sync(state.sessions.get, req.session_id, viewer(key))  # 404 if not ours
         kb = req.kb or session["kb"]
         history = await anyio.to_thread.run_sync(state.sessions.history, req.session_id)
-    pipe = await anyio.to_thread.run_sync(state.pipeline, kb)  # 404 for an unknown KB, before any queueing
-    ticket = state.gate.admit()  # 503 now when the queue is full
+    pipe = await state.apipeline(kb)  # 404 for an unknown KB, before any queueing
+    ticket = state.gate.admit(key.id if key else None)  # 503 now when the queue is full, 429 over the key limit
     sampling = req.model_dump(include={"max_tokens", "temperature", "top_p", "sample_top_k"})
     filters = Filters(laws=req.laws) if req.laws else None
     events = run_rag(pipe, ticket, state.metrics, req.query, history, top_k=req.top_k, filters=filters, rerank=req.rerank, **sampling)
