@@ -1,45 +1,19 @@
 """Retrieval evaluation on a jsonl dataset of {"qid", "query", "gold": [ref, ...]} (the STARD format of
-shared/data/README.md). A hit counts when its ref (record id, or "law#article") is a gold id.
+shared/data/README.md; loaded by eval/dataset.py). A hit counts when its ref (record id, or "law#article") is a gold id.
 """
 from __future__ import annotations
 
-import json
 import time
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from zhiku.errors import InputError
+from zhiku.eval.dataset import Query, load_dataset
 from zhiku.eval.metrics import mrr_at, ndcg_at, recall_at
 from zhiku.index.base import SearchMode
 from zhiku.retrieve.hybrid import HybridRetriever
 
-
-@dataclass
-class Query:
-    qid: str
-    query: str
-    gold: list[str]
-
-
-def load_dataset(path: Path) -> list[Query]:
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such dataset file")
-    out = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-            out.append(Query(str(rec.get("qid", n)), rec["query"], list(rec["gold"])))
-        except (json.JSONDecodeError, KeyError, TypeError) as e:
-            raise InputError(f"{path}:{n}: not a dataset record with query and gold ({e})") from e
-    if not out:
-        raise InputError(f"{path}: no queries")
-    return out
+__all__ = ["Query", "evaluate_retrieval", "load_dataset"]
 
 
 def evaluate_retrieval(
