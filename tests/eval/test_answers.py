@@ -6,10 +6,8 @@ import pytest
 
 from zhiku.eval.answers import evaluate_answers, is_refusal, score_answer, summarize
 from zhiku.eval.dataset import Query
-from zhiku.generate import get_llm
 from zhiku.generate.base import Usage
 from zhiku.generate.prompts import MODEL_NO_ANSWER
-from zhiku.pipeline import RagPipeline
 
 PROBATION = "中华人民共和国劳动合同法#第十九条"
 QUERIES = [
@@ -20,17 +18,9 @@ QUERIES = [
 
 
 @pytest.fixture(scope="module")
-def pipe(law_kb):
-    s, _, kb = law_kb
-    s.llm.model = "qwen2.5-0.5b"
-    s.llm.max_tokens = 64
-    return RagPipeline(kb, get_llm(s.llm, s.models_dir), s)
-
-
-@pytest.fixture(scope="module")
-def run(pipe):
+def run(law_pipe):
     seen = []
-    summary, records = evaluate_answers(pipe, QUERIES, progress=lambda i, n: seen.append((i, n)))
+    summary, records = evaluate_answers(law_pipe, QUERIES, progress=lambda i, n: seen.append((i, n)))
     return summary, records, seen
 
 
@@ -66,30 +56,30 @@ def test_summary_of_a_real_run(run):
     assert summarize(records) == {k: v for k, v in summary.items() if k != "model"}
 
 
-def test_model_side_refusal_and_cited_decline(pipe):
+def test_model_side_refusal_and_cited_decline(law_pipe):
     """The model's own "no basis" counts as a refusal only while it cites nothing."""
-    p = pipe.prepare("劳动合同的试用期最长是多久？")
-    declined = pipe.finish(p, f"{MODEL_NO_ANSWER}。", Usage(), ttft_ms=1.0)
+    p = law_pipe.prepare("劳动合同的试用期最长是多久？")
+    declined = law_pipe.finish(p, f"{MODEL_NO_ANSWER}。", Usage(), ttft_ms=1.0)
     assert p.grounded and is_refusal(declined)
     unanswerable = Query("u", p.original, [], answerable=False)
     rec = score_answer(unanswerable, declined)
     assert rec["refused"] and rec["declined"] and rec["grounded"]
     assert summarize([rec])["unanswerable"]["refused_by_model"] == 1
-    cited = pipe.finish(p, f"{MODEL_NO_ANSWER}，但依据[1]可以约定试用期。", Usage(), ttft_ms=1.0)
+    cited = law_pipe.finish(p, f"{MODEL_NO_ANSWER}，但依据[1]可以约定试用期。", Usage(), ttft_ms=1.0)
     assert not is_refusal(cited) and score_answer(unanswerable, cited)["refused"] is False
 
 
-def test_precision_and_recall_from_markers(pipe):
-    p = pipe.prepare("劳动合同的试用期最长是多久？")
+def test_precision_and_recall_from_markers(law_pipe):
+    p = law_pipe.prepare("劳动合同的试用期最长是多久？")
     refs = [s.hit.ref for s in p.sources]
     gold = refs.index(PROBATION) + 1
     other = next(i for i, r in enumerate(refs, 1) if r != PROBATION)
     q = Query("1", p.original, [PROBATION, "中华人民共和国劳动合同法#第二十条"])
-    one = score_answer(q, pipe.finish(p, f"不得超过六个月[{gold}]。", Usage(), ttft_ms=1.0))
+    one = score_answer(q, law_pipe.finish(p, f"不得超过六个月[{gold}]。", Usage(), ttft_ms=1.0))
     assert (one["precision"], one["recall"]) == (1.0, 0.5)
-    two = score_answer(q, pipe.finish(p, f"不得超过六个月[{gold}][{other}]。", Usage(), ttft_ms=1.0))
+    two = score_answer(q, law_pipe.finish(p, f"不得超过六个月[{gold}][{other}]。", Usage(), ttft_ms=1.0))
     assert (two["precision"], two["recall"]) == (0.5, 0.5)
-    none = score_answer(q, pipe.finish(p, "不得超过六个月。", Usage(), ttft_ms=1.0))
+    none = score_answer(q, law_pipe.finish(p, "不得超过六个月。", Usage(), ttft_ms=1.0))
     assert none["precision"] is None and not none["refused"]
     s = summarize([one, two, none])["answerable"]
     assert s["answered_uncited"] == 1 and s["citation_precision"] == 0.75
