@@ -84,3 +84,19 @@ def test_precision_and_recall_from_markers(law_pipe):
     s = summarize([one, two, none])["answerable"]
     assert s["answered_uncited"] == 1 and s["citation_precision"] == 0.75
     assert s["citation_precision_micro"] == round(2 / 3, 4) and s["citations_per_answer"] == 1.0
+
+
+def test_judged_run_reports_faithfulness(law_pipe, llama_server):
+    from zhiku.eval.judge import FaithfulnessJudge
+    from zhiku.generate.openai_compat import OpenAICompatLLM
+
+    judge = FaithfulnessJudge(OpenAICompatLLM(llama_server, "qwen2.5-0.5b"), max_tokens=64)
+    summary, records = evaluate_answers(law_pipe, QUERIES[:1] + QUERIES[2:], judge=judge)
+    assert summary["judge_model"] == "openai:qwen2.5-0.5b"
+    first, off = records
+    assert "judge" not in off  # refused: nothing to judge
+    if first["refused"] or not first["cited"]:
+        assert "faithfulness" not in summary
+    else:  # the schema-constrained reply always carries a score
+        assert 0.0 <= first["judge"]["score"] <= 1.0
+        assert summary["faithfulness"]["judged"] == 1 and summary["faithfulness"]["unreadable"] == 0
