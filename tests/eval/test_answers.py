@@ -13,7 +13,7 @@ PROBATION = "中华人民共和国劳动合同法#第十九条"
 QUERIES = [
     Query("1", "劳动合同的试用期最长是多久？", [PROBATION]),
     Query("2", "买到假货商家要赔几倍？", ["中华人民共和国消费者权益保护法#第五十五条"]),
-    Query("ot1", "红烧肉怎么做才好吃？", [], answerable=False),
+    Query("ot1", "红烧肉怎么做才好吃？", [], answerable=False, meta={"category": "off_topic"}),
 ]
 
 
@@ -49,7 +49,8 @@ def test_summary_of_a_real_run(run):
     assert summary["model"] == "qwen2.5-0.5b" and summary["n"] == 3
     a, u, g = summary["answerable"], summary["unanswerable"], summary["generation"]
     assert a["n"] == 2 and a["answered"] + a["refused"] == 2
-    assert u == {"n": 1, "refused": 1, "refused_by_gate": 1, "refused_by_model": 0, "refusal_correctness": 1.0}
+    assert u == {"n": 1, "refused": 1, "refused_by_gate": 1, "refused_by_model": 0, "refusal_correctness": 1.0,
+                 "by_category": {"off_topic": "1/1"}}
     assert g["n"] == sum(r["generated"] for r in records) >= 1
     assert g["ttft_ms_p50"] <= g["total_ms_p50"] and g["tokens_per_s_p50"] > 0
     assert "faithfulness" not in summary and summary == {**summary, **{"model": "qwen2.5-0.5b"}}

@@ -69,6 +69,8 @@ def score_answer(q: Query, answer: Answer) -> dict:
         "recall": None,
         "source_recall": None,
     }
+    if "category" in q.meta:  # samples/eval/unanswerable.jsonl: foreign_law, local_rule, ...
+        rec["category"] = q.meta["category"]
     if q.answerable:
         rec["recall"] = 0.0 if refused else len(gold.intersection(cited)) / len(gold)
         rec["source_recall"] = len(gold.intersection(sources)) / len(gold)
@@ -116,6 +118,12 @@ def summarize(records: list[dict]) -> dict:
         "refused_by_model": sum(r["grounded"] for r in refused),
         "refusal_correctness": round(len(refused) / len(una), 4) if una else None,
     }
+    cats = sorted({r["category"] for r in una if "category" in r})
+    if cats:  # "refused/n" per kind of unanswerable question
+        out["unanswerable"]["by_category"] = {
+            c: f"{sum(r['refused'] for r in una if r.get('category') == c)}/{sum(r.get('category') == c for r in una)}"
+            for c in cats
+        }
     totals = [r["total_ms"] for r in gen]
     ttfts = [r["ttft_ms"] for r in gen if r["ttft_ms"] is not None]
     out["generation"] = {

@@ -7,6 +7,8 @@ _SHOW = 15  # failing questions listed per kind; the per-query jsonl has them al
 def _fmt(v) -> str:
     if v is None:
         return "–"
+    if isinstance(v, dict):
+        return ", ".join(f"{k} {x}" for k, x in v.items())
     if isinstance(v, float):
         return f"{v:.3f}" if v <= 1 else f"{v:.0f}"
     return str(v)
