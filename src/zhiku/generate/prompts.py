@@ -28,11 +28,7 @@ SYSTEM_PROMPT = (
 
 # Appended after the question: a 1.5B model follows a reminder next to the question far better; without it
 # it answered an unrelated question from memory (and cited a source for it).
-# "ranked, cite the most relevant one": on STARD dev (zhiku eval answers, docs/answer_eval.md) the retriever's [1]
-# was gold for 79% of the 1.5B's citations of it, [2]/[3] for 19%, yet 16 of its 35 citations went to [2]/[3],
-# and 1 in 8 answers cited two sources. Saying the order and asking for one source raised citation precision
-# from 0.63 to 0.88 on the first 19 dev questions, recall unchanged.
-ANSWER_HINT = f"（只根据资料回答；资料按相关程度排序，只引用最相关的一条；资料无关时回答“{MODEL_NO_ANSWER}”。）"
+ANSWER_HINT = f"（只根据资料回答；资料无关时回答“{MODEL_NO_ANSWER}”。）"
 
 NO_BASIS_ANSWER = "知识库中未找到与该问题相关的依据，无法据此回答。"
 NO_BASIS_ANSWER_EN = "No relevant basis was found in the knowledge base, so this question cannot be answered from it."
