@@ -473,8 +473,10 @@ def _print_answer_summary(summary: dict) -> None:
         if not isinstance(values, dict) or not values.get("n", values.get("judged")):
             continue
         for key, v in values.items():
-            table.add_row(section, key, "–" if v is None else str(v))
-            section = ""
+            rows = [(f"{key}.{k}", x) for k, x in v.items()] if isinstance(v, dict) else [(key, v)]
+            for name, x in rows:  # nested (by_category) as one row each
+                table.add_row(section, name, "–" if x is None else str(x))
+                section = ""
     out.print(table)
 
 
