@@ -85,3 +85,15 @@ def law_copy(tmp_path):
     dst = tmp_path / "劳动合同法.md"
     shutil.copy(LAW_FILES[0], dst)
     return dst
+
+
+@pytest.fixture(scope="session")
+def law_pipe(law_kb):
+    """A RagPipeline on `law_kb` with the small bundled model and short answers (generation tests)."""
+    from zhiku.generate import get_llm
+    from zhiku.pipeline import RagPipeline
+
+    s, _, kb = law_kb
+    s.llm.model = "qwen2.5-0.5b"
+    s.llm.max_tokens = 64
+    return RagPipeline(kb, get_llm(s.llm, s.models_dir), s)

@@ -1,21 +1,10 @@
 """The golden path with the real small bundled model: grounded, cited, streamed; honest when there is no basis."""
-from zhiku.generate import get_llm
 from zhiku.generate.prompts import NO_BASIS_ANSWER
-from zhiku.pipeline import DoneEvent, RagPipeline, SourcesEvent, TokenEvent
-
-import pytest
+from zhiku.pipeline import DoneEvent, SourcesEvent, TokenEvent
 
 
-@pytest.fixture(scope="module")
-def pipe(law_kb):
-    s, _, kb = law_kb
-    s.llm.model = "qwen2.5-0.5b"
-    s.llm.max_tokens = 64
-    return RagPipeline(kb, get_llm(s.llm, s.models_dir), s)
-
-
-def test_stream_order_and_grounded_answer(pipe):
-    events = list(pipe.stream("劳动合同的试用期最长是多久？"))
+def test_stream_order_and_grounded_answer(law_pipe):
+    events = list(law_pipe.stream("劳动合同的试用期最长是多久？"))
     assert isinstance(events[0], SourcesEvent) and events[0].grounded
     assert isinstance(events[-1], DoneEvent)
     tokens = [e.text for e in events if isinstance(e, TokenEvent)]
@@ -28,17 +17,17 @@ def test_stream_order_and_grounded_answer(pipe):
         assert answer.sources[c.n - 1] is c or answer.sources[c.n - 1].hit.chunk_id == c.hit.chunk_id
 
 
-def test_no_basis_for_off_topic(pipe):
-    answer = pipe.ask("红烧肉怎么做才好吃？")
+def test_no_basis_for_off_topic(law_pipe):
+    answer = law_pipe.ask("红烧肉怎么做才好吃？")
     assert not answer.grounded
     assert answer.text == NO_BASIS_ANSWER and answer.citations == [] and answer.sources == []
 
 
-def test_follow_up_is_condensed(pipe):
+def test_follow_up_is_condensed(law_pipe):
     history = [
         {"role": "user", "content": "劳动合同的试用期有什么规定？"},
         {"role": "assistant", "content": "劳动合同期限三个月以上不满一年的，试用期不得超过一个月[1]。"},
     ]
-    p = pipe.prepare("那三年以上的呢？", history)
+    p = law_pipe.prepare("那三年以上的呢？", history)
     assert p.question != "那三年以上的呢？" and len(p.question) > 6
     assert p.grounded

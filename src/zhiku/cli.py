@@ -17,7 +17,7 @@ from zhiku.errors import InputError, KBNotFoundError, ZhikuError
 app = typer.Typer(help="知库 zhiku: offline RAG question answering over statutes with exact article citations.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 kb_app = typer.Typer(help="Create, list, inspect and delete knowledge bases.", no_args_is_help=True)
-eval_app = typer.Typer(help="Measure retrieval quality on a labelled dataset.", no_args_is_help=True)
+eval_app = typer.Typer(help="Measure retrieval and answer quality on labelled datasets.", no_args_is_help=True)
 config_app = typer.Typer(help="Show the effective settings.", no_args_is_help=True)
 models_app = typer.Typer(help="Bundled generation models.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys for `zhiku serve` (stored hashed under ZHIKU_HOME).", no_args_is_help=True)
@@ -423,14 +423,99 @@ def eval_retrieval(
         out.print(table, markup=False)
 
 
+@eval_app.command("answers")
+@guarded
+def eval_answers(
+    kb: Optional[str] = KbOpt,
+    dataset: Path = typer.Option(..., "--dataset", help="jsonl with query and gold ids (see shared/data/README.md)"),
+    unanswerable: list[Path] = typer.Option(
+        None, "--unanswerable", help="jsonl of questions the KB cannot answer (e.g. samples/eval/unanswerable.jsonl)."
+    ),
+    limit: int = typer.Option(0, "--limit", help="Only the first N questions of --dataset (0 = all); "
+                              "unanswerable files are small and always run whole."),
+    judge: bool = typer.Option(False, "--judge", help="Grade faithfulness with an LLM judge (OpenAI-compatible)."),
+    judge_url: str = typer.Option("", "--judge-url", help="Judge server base URL (default: eval.judge_base_url)."),
+    judge_model: str = typer.Option("", "--judge-model", help="Judge model name (default: eval.judge_model)."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the JSON report here ('-' = stdout)."),
+    markdown: Optional[Path] = typer.Option(None, "--markdown", help="Write the Markdown report here."),
+    per_query: Optional[Path] = typer.Option(None, "--per-query", help="Write per-question records (jsonl) here."),
+) -> None:
+    """Citation precision/recall, refusal correctness, answer length and latency of `ask` on datasets."""
+    from rich.progress import Progress
+
+    from zhiku.eval.answers import evaluate_answers
+    from zhiku.eval.dataset import load_dataset
+    from zhiku.eval.judge import FaithfulnessJudge
+    from zhiku.eval.report import to_markdown
+
+    if limit < 0:
+        raise InputError(f"--limit must be >= 0, got {limit}")
+    if (judge_url or judge_model) and not judge:
+        raise InputError("--judge-url/--judge-model need --judge")
+    queries = load_dataset(dataset, require_gold=False)[: limit or None]
+    for path in unanswerable or []:
+        extra = load_dataset(path, require_gold=False)
+        for q in extra:
+            q.answerable = False  # the whole file is unanswerable, whatever its records say
+        queries += extra
+    s = settings()
+    grader = None
+    if judge:
+        grader = FaithfulnessJudge.from_settings(s, judge_url, judge_model)
+        grader.llm.models()  # fail now, not after an hour of answers, when the judge is unreachable
+    pipe = _pipeline(kb)
+    sink = per_query.open("w", encoding="utf-8") if per_query else None
+
+    def write(rec: dict) -> None:
+        if sink:
+            sink.write(json.dumps(rec, ensure_ascii=False) + "\n")
+            sink.flush()
+
+    try:
+        with Progress(console=err, disable=not err.is_terminal) as p:
+            task = p.add_task("eval answers", total=len(queries))
+            summary, records = evaluate_answers(pipe, queries, progress=lambda i, n: p.update(task, completed=i),
+                                                judge=grader, on_record=write)
+    finally:
+        if sink:
+            sink.close()
+    summary = {"kb": pipe.kb.name, "dataset": str(dataset), "unanswerable_files": [str(u) for u in unanswerable or []],
+               **summary}
+    if markdown:
+        markdown.write_text(to_markdown(summary, records) + "\n", encoding="utf-8")
+    if json_out and str(json_out) == "-":
+        return out.print(json.dumps(summary, ensure_ascii=False, indent=2), markup=False)
+    if json_out:
+        json_out.write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    _print_answer_summary(summary)
+
+
+def _print_answer_summary(summary: dict) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"answers: {summary['kb']} ({summary['model']})", show_header=True)
+    table.add_column("section")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for section, values in summary.items():
+        if not isinstance(values, dict) or not values.get("n", values.get("judged")):
+            continue
+        for key, v in values.items():
+            rows = [(f"{key}.{k}", x) for k, x in v.items()] if isinstance(v, dict) else [(key, v)]
+            for name, x in rows:  # nested (by_category) as one row each
+                table.add_row(section, name, "–" if x is None else str(x))
+                section = ""
+    out.print(table)
+
+
 # ---------------------------------------------------------------- config / models
 @config_app.command("show")
 @guarded
 def config_show(as_json: bool = typer.Option(True, "--json/--toml")) -> None:
     """The effective settings (defaults < zhiku.toml < ZHIKU_* env)."""
     data = settings().model_dump(mode="json")
-    for section in ("llm", "embedder", "store"):
-        for key in ("api_key", "token"):
+    for section in ("llm", "embedder", "store", "eval"):
+        for key in ("api_key", "token", "judge_api_key"):
             if data.get(section, {}).get(key):
                 data[section][key] = "***"
     _dump(data)

@@ -158,6 +158,15 @@ class ServerSettings(BaseModel):
     drain_seconds: float = 30.0  # graceful shutdown: how long running streams may finish
 
 
+class EvalSettings(BaseModel):
+    # `zhiku eval answers --judge`: an OpenAI-compatible server that grades faithfulness. Empty = the configured
+    # llm backend when that is `openai` (a judge should be at least as strong as the model it grades).
+    judge_base_url: str = ""
+    judge_model: str = ""
+    judge_api_key: str = ""
+    judge_timeout: float = 120.0
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="ZHIKU_", env_nested_delimiter="__", extra="ignore", validate_default=True
@@ -179,6 +188,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     chat: ChatSettings = Field(default_factory=ChatSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
+    eval: EvalSettings = Field(default_factory=EvalSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -11,6 +11,7 @@ from zhiku.generate.prompts import (
     build_condense_messages,
     build_messages,
     clean_condensed,
+    declines,
     fix_citations,
     mentioned_sources,
     parse_citations,
@@ -132,3 +133,12 @@ def test_fix_citations_corrects_marker_that_contradicts_article():
     # an article not among the sources, or no article at all: unchanged
     other = "依据《刑法》第一百三十三条[1]。见[2]。"
     assert fix_citations(other, SOURCES) == other
+
+
+def test_declines_recognises_no_basis_replies_only():
+    for text in (MODEL_NO_ANSWER, f"{MODEL_NO_ANSWER}。", NO_BASIS_ANSWER, "资料中未提及美国的相关规定。",
+                 "根据提供的资料，没有找到相关内容。", "所给资料中并未涉及该问题。", "无法根据资料回答该问题。"):
+        assert declines(text), text
+    # an answer that says the *law* does not require something is an answer, not a refusal
+    for text in ("法律没有规定必须签订书面合同[1]。", "试用期不得超过六个月[1]。", "劳动者不需要支付违约金。"):
+        assert not declines(text), text

@@ -1,5 +1,5 @@
 """Retrieval evaluation on a jsonl dataset of {"qid", "query", "gold": [ref, ...]} (the STARD format of
-shared/data/README.md). A hit counts when its ref (record id, or "law#article") is a gold id.
+shared/data/README.md; loaded by eval/dataset.py). A hit counts when its ref (record id, or "law#article") is a gold id.
 
 Stages name what the Searcher runs, so one call can report the climb from BM25 alone to the full pipeline:
 bm25, dense, hybrid, hybrid+rewrite, hybrid+hyde, hybrid+rerank, hybrid+rewrite+rerank, ..., and `default`
@@ -8,27 +8,18 @@ bm25, dense, hybrid, hybrid+rewrite, hybrid+hyde, hybrid+rerank, hybrid+rewrite+
 """
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
 from zhiku.errors import InputError
+from zhiku.eval.dataset import Query, load_dataset
 from zhiku.eval.metrics import mrr_at, ndcg_at, recall_at
 from zhiku.index.base import SearchMode
 from zhiku.retrieve.condense import Condenser
 from zhiku.retrieve.searcher import Searcher
-
-
-@dataclass
-class Query:
-    qid: str
-    query: str
-    gold: list[str]
-    history: list[dict] | None = None
 
 
 @dataclass(frozen=True)
@@ -60,25 +51,7 @@ def parse_stage(spec: str) -> Stage:
     return Stage(name, base, "rerank" in extras, "rewrite" in extras, "hyde" in extras, "condense" in extras)  # type: ignore[arg-type]
 
 
-def load_dataset(path: Path) -> list[Query]:
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such dataset file")
-    out = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-            history = rec.get("history")
-            if history is not None and not all(isinstance(m, dict) and "content" in m for m in history):
-                raise TypeError("history must be a list of {role, content}")
-            out.append(Query(str(rec.get("qid", n)), rec["query"], list(rec["gold"]), history))
-        except (json.JSONDecodeError, KeyError, TypeError) as e:
-            raise InputError(f"{path}:{n}: not a dataset record with query and gold ({e})") from e
-    if not out:
-        raise InputError(f"{path}: no queries")
-    return out
+__all__ = ["Query", "Stage", "evaluate_retrieval", "load_dataset", "markdown_table", "parse_stage"]
 
 
 def evaluate_retrieval(

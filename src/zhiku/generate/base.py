@@ -14,6 +14,10 @@ class Sampling:
     top_p: float = 0.9
     top_k: int = 40
     stop: list[str] = field(default_factory=list)
+    # ask for one JSON object, optionally of this JSON schema ({} = any object): OpenAI `response_format`
+    # {"type": "json_object", "schema": ...}, which llama_cpp.server turns into a grammar (vLLM honours the type).
+    # What lets a small judge model answer in parseable JSON. The in-process llama.cpp backend ignores it.
+    json_schema: dict | None = None
 
 
 @dataclass

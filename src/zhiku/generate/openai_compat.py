@@ -134,6 +134,11 @@ class OpenAICompatLLM:
             body["top_k"] = sampling.top_k
         if sampling.stop:
             body["stop"] = list(sampling.stop)
+        if sampling.json_schema is not None:
+            fmt: dict[str, Any] = {"type": "json_object"}
+            if sampling.json_schema:
+                fmt["schema"] = sampling.json_schema
+            body["response_format"] = fmt
         if self._include_usage:
             body["stream_options"] = {"include_usage": True}
         return body

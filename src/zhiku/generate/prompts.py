@@ -119,6 +119,20 @@ def parse_citations(text: str, n_sources: int) -> list[int]:
 
 
 
+# The model's ways of saying "the sources do not answer this": the phrase the prompt asks for, and the variants
+# small models write instead (资料中未提及…, 无法根据资料回答). Each names the sources or a missing basis, so an answer
+# that merely says a law "没有规定" something is not taken for a refusal.
+_DECLINE_RE = re.compile(
+    r"(资料|知识库|所给条文|提供的(?:资料|条文|内容))[中里]?[，,]?(?:均|都|并)?(?:没有|未|不)(?:找到|提及|提到|涉及|包含|包括|规定|相关)"
+    r"|未找到(?:与该问题)?(?:相关|有关)?的?依据|无法(?:根据|依据)(?:所给|提供的)?(?:资料|条文)"
+)
+
+
+def declines(text: str) -> bool:
+    """Whether the answer says the sources give no basis (MODEL_NO_ANSWER or a variant, or NO_BASIS_ANSWER)."""
+    return bool(_DECLINE_RE.search(unicodedata.normalize("NFKC", text)))
+
+
 # ---------------------------------------------------------------- article mentions
 
 _ART = r"第[零〇一二两三四五六七八九十百千万\d]+条(?:之[一二三四五六七八九十]+)?"
@@ -186,6 +200,7 @@ __all__ = [
     "build_condense_messages",
     "build_messages",
     "clean_condensed",
+    "declines",
     "format_source",
     "fix_citations",
     "format_sources",
