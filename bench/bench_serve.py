@@ -71,6 +71,11 @@ def start_zhiku(args: argparse.Namespace, env: dict, up_port: int) -> tuple[subp
     zenv = {**env, "ZHIKU_LLM__BACKEND": "openai", "ZHIKU_LLM__BASE_URL": f"http://127.0.0.1:{up_port}/v1",
             "ZHIKU_LLM__MODEL": "standin", "ZHIKU_DEFAULT_KB": args.kb, "ZHIKU_SERVER__AUTH": "off",
             "ZHIKU_LOG_LEVEL": "WARNING"}  # fmt: skip
+    # The floor is about the RAG layer's own overhead at 400 clients: first-stage retrieval only. The bundled e5
+    # reranker costs ~1 CPU-second a question (docs/benchmarks.md), i.e. ~2 questions/s on 2 cores; behind
+    # load, rerank on a GPU endpoint (rerank.backend = "http"). --rerank measures it anyway.
+    if not args.rerank:
+        zenv["ZHIKU_RERANK__ENABLED"] = "false"
     if args.remote_concurrency:
         zenv["ZHIKU_SERVER__REMOTE_CONCURRENCY"] = str(args.remote_concurrency)
     server = subprocess.Popen([sys.executable, "-m", "zhiku.cli", "--home", str(args.home), "serve", "--port", str(port)],
@@ -111,6 +116,7 @@ def main() -> None:
     p.add_argument("--remote-concurrency", type=int, default=0, help="server.remote_concurrency (0: the default)")
     p.add_argument("--client-nice", type=int, default=5, help="extra niceness of the load client")
     p.add_argument("--questions", type=Path, default=None)
+    p.add_argument("--rerank", action="store_true", help="keep the configured second-stage reranker on in the server")
     p.add_argument("--json", type=Path, default=None, help="write the full result here")
     p.add_argument("--quiet", action="store_true", help="hide the server's stderr")
     args = p.parse_args()
