@@ -65,9 +65,11 @@ class LLMSettings(BaseModel):
 
 class RetrievalSettings(BaseModel):
     # Defaults tuned on the STARD dev split only (bench/tune_fusion.py; docs/benchmarks.md).
-    # sources handed to the LLM: each costs ~100 prompt tokens (~1 s TTFT on 2 cores), and more than 3 confuse
-    # the bundled 1.5B model (bench/bench_ask.py); raise it for a larger model behind vLLM
-    top_k: int = 3
+    # sources handed to the LLM. One, the reranked best: the bundled 1.5B cites the first source right and the
+    # others mostly wrong, so on STARD dev (first 40 of dev_in_demo) 1 source gives citation precision 0.94 and
+    # recall 0.30 against 0.57 / 0.24 with 3, and each source saved is ~100 prompt tokens (~1 s TTFT on 2 cores)
+    # (docs/answer_eval.md). Raise it per request (`top_k`) or here for a larger model behind vLLM.
+    top_k: int = 1
     candidates: int = 200  # per retriever, before fusion; also the pool the level prior re-ranks
     bm25_weight: float = 1.0
     dense_weight: float = 0.85
