@@ -39,3 +39,9 @@ class LLM(Protocol):
         """Async form of stream(), for the server; cancelling it stops generation."""
 
     def complete(self, messages: list[Message], sampling: Sampling) -> str: ...
+
+
+def instruct(llm: LLM, system: str, user: str, max_tokens: int) -> str:
+    """One deterministic instruction -> text call: the shape of every helper task (condense, rewrite, HyDE)."""
+    messages = [{"role": "system", "content": system}, {"role": "user", "content": user.strip()}]
+    return llm.complete(messages, Sampling(max_tokens=max_tokens, temperature=0.0))

@@ -3,7 +3,7 @@ question, is embedded and keyword-searched, because a draft article sits closer 
 layperson's question does. Searched beside the original question and fused (retrieve/searcher.py)."""
 from __future__ import annotations
 
-from zhiku.generate.base import LLM, Sampling
+from zhiku.generate.base import LLM, instruct
 
 HYDE_PROMPT = (
     "你是中国法律专家。针对用户的问题，写出一条最可能适用的中国法律条文的内容（仿照法条的措辞，"
@@ -16,6 +16,4 @@ class HydeWriter:
         self.llm, self.max_tokens = llm, max_tokens
 
     def run(self, query: str) -> str:
-        messages = [{"role": "system", "content": HYDE_PROMPT}, {"role": "user", "content": query.strip()}]
-        text = self.llm.complete(messages, Sampling(max_tokens=self.max_tokens, temperature=0.0)).strip()
-        return text or query
+        return instruct(self.llm, HYDE_PROMPT, query, self.max_tokens).strip() or query

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from zhiku.generate.base import LLM, Sampling
+from zhiku.generate.base import LLM, instruct
 
 REWRITE_PROMPT = (
     "你是中国法律检索助手。把用户的口语化法律问题改写成一句检索用语：使用法律条文中的规范术语"
@@ -18,9 +18,7 @@ class QueryRewriter:
         self.llm, self.max_tokens = llm, max_tokens
 
     def run(self, query: str) -> str:
-        messages = [{"role": "system", "content": REWRITE_PROMPT}, {"role": "user", "content": query.strip()}]
-        text = self.llm.complete(messages, Sampling(max_tokens=self.max_tokens, temperature=0.0))
-        return clean_rewrite(text, query)
+        return clean_rewrite(instruct(self.llm, REWRITE_PROMPT, query, self.max_tokens), query)
 
 
 def clean_rewrite(text: str, fallback: str) -> str:

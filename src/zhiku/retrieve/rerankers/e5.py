@@ -6,8 +6,6 @@ Chinese cross-encoder with its weights, and the bundled Qwen models are too slow
 """
 from __future__ import annotations
 
-import numpy as np
-
 from zhiku.config import EmbedderSettings
 from zhiku.index.embedders import get_embedder
 
