@@ -22,13 +22,15 @@ SYSTEM_PROMPT = (
     "你是中国法律问答助手。只根据用户给出的编号资料回答，不使用资料以外的知识。\n"
     "回答先给结论，再写依据，依据写成“依据《法律名称》第X条[n]”，n是资料编号。\n"
     "示例：……不得超过三十日。依据《某某法》第十条[1]。\n"
-    f"资料与问题无关时，只回答“{MODEL_NO_ANSWER}”。\n"
+    f"只有资料完全没有涉及问题时，才只回答“{MODEL_NO_ANSWER}”。\n"
     "用中文简洁回答。"
 )
 
 # Appended after the question: a 1.5B model follows a reminder next to the question far better; without it
 # it answered an unrelated question from memory (and cited a source for it).
-ANSWER_HINT = f"（只根据资料回答；资料无关时回答“{MODEL_NO_ANSWER}”。）"
+# "Only when the sources do not touch the question at all": the plainer "when unrelated" made the 1.5B refuse
+# with the right article in hand (试用期 / 劳动法第二十一条) once it saw a single source.
+ANSWER_HINT = f"（根据资料回答并标注[编号]；只有资料完全没有涉及这个问题时，才回答“{MODEL_NO_ANSWER}”。）"
 
 NO_BASIS_ANSWER = "知识库中未找到与该问题相关的依据，无法据此回答。"
 NO_BASIS_ANSWER_EN = "No relevant basis was found in the knowledge base, so this question cannot be answered from it."
