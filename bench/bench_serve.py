@@ -14,11 +14,9 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import httpx
@@ -26,30 +24,11 @@ import psutil
 from rich.console import Console
 
 from zhiku.bench.loadtest import LoadConfig, load_questions, report_table, run_load
+from zhiku.bench.process import free_port, wait_ready
 from zhiku.bench.standin import StandinConfig
 
 REPO = Path(__file__).resolve().parents[1]
 FLOORS = {"overhead_p50_ms": 100.0, "overhead_p99_ms": 1000.0, "req_per_s": 50.0}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_ready(url: str, proc: subprocess.Popen, seconds: float = 180) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"{proc.args[:4]} exited with {proc.returncode}")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"{url} not ready in {seconds} s")
 
 
 def start(args: argparse.Namespace) -> tuple[subprocess.Popen, subprocess.Popen, str]:

@@ -10,46 +10,24 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-import httpx
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # the browser helper lives with the UI tests
 from tests.serve.ui.browser import browser_page, external, missing  # noqa: E402
+from zhiku.bench.process import free_port, wait_ready  # noqa: E402
 
 QUESTION = "劳动合同的试用期最长可以约定多久？"
 SEARCH = "经济补偿 计算"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def zhiku(*args: str, env: dict) -> subprocess.Popen:
     # `python -c` rather than the `zhiku` entry point: runs the source tree on PYTHONPATH, e.g. a worktree
     return subprocess.Popen([sys.executable, "-c", "from zhiku.cli import app; app()", *args], env=env)
-
-
-def wait_ready(base: str, proc: subprocess.Popen, within: float = 300) -> None:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"zhiku serve exited with {proc.returncode}")
-        try:
-            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise SystemExit("zhiku serve not ready in time")
 
 
 def shoot(base: str, out: Path) -> None:
@@ -101,7 +79,7 @@ def main() -> None:
         base = f"http://127.0.0.1:{port}"
         proc = zhiku("serve", "--port", str(port), env=env)
         try:
-            wait_ready(base, proc)
+            wait_ready(f"{base}/readyz", proc, within=300, interval=0.5)
             shoot(base, args.out)
         finally:
             proc.terminate()

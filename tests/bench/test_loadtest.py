@@ -7,8 +7,8 @@ import json
 from typer.testing import CliRunner
 
 from tests.bench.conftest import LABOUR_QUESTIONS, STANDIN, start_stack
-from tests.serve.conftest import free_port
 from zhiku.bench.loadtest import KINDS, LoadConfig, load_questions, percentiles, run_load
+from zhiku.bench.process import free_port
 
 
 def test_percentiles_nearest_rank():

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import pytest
 
+from zhiku.bench.process import free_port
 from zhiku.config import Settings
 from zhiku.errors import ConfigError
 from zhiku.eval.judge import FaithfulnessJudge, build_judge_messages, parse_verdict
 from zhiku.generate.openai_compat import OpenAICompatLLM
 from zhiku.types import Citation, Hit
 
-from generate.conftest import SMALL, free_port
+from generate.conftest import SMALL
 
 ARTICLE = Hit(
     "劳动合同法#19", "劳动合同法", "劳动合同期限三个月以上不满一年的，试用期不得超过一个月；劳动合同期限一年以上不满三年的，"

@@ -3,7 +3,6 @@ in-process LlamaCppLLM on it, and a real `python -m llama_cpp.server` on loopbac
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -12,13 +11,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from zhiku.bench.process import free_port
+
 SMALL = "qwen2.5-0.5b"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

@@ -8,13 +8,14 @@ import json
 import httpx
 import pytest
 
+from zhiku.bench.process import free_port
 from zhiku.config import LLMSettings
 from zhiku.errors import BackendError, ConfigError
 from zhiku.generate import get_llm
 from zhiku.generate.base import LLM, Sampling, Usage
 from zhiku.generate.openai_compat import OpenAICompatLLM, _error_message, normalize_base_url
 
-from .conftest import SMALL, free_port
+from .conftest import SMALL
 
 QUICK = Sampling(max_tokens=16, temperature=0.0)
 MSGS = [{"role": "system", "content": "你是助手。"}, {"role": "user", "content": "用一句话介绍北京。"}]

@@ -9,7 +9,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from zhiku.bench.process import free_port
 
 from zhiku.index.base import DocWrite
 from zhiku.index.tokenize import tokenize
@@ -88,19 +89,13 @@ def corpus(records) -> list[DocWrite]:
 # ---- engines ------------------------------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def milvus_uri(tmp_path_factory) -> str:
     """A real `milvus-lite server` on 127.0.0.1 for the whole session."""
     from pymilvus import MilvusClient
 
     data = tmp_path_factory.mktemp("milvus") / "data.db"
-    port = _free_port()
+    port = free_port()
     log = open(data.parent / "server.log", "wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "milvus_lite", "server", "--data-dir", str(data), "--host", "127.0.0.1",

@@ -422,11 +422,9 @@ def test_unreachable_milvus_is_a_backend_error(engine, tmp_path):
     from zhiku.errors import BackendError
     from zhiku.index.milvus import MilvusStore
 
-    import socket
+    from zhiku.bench.process import free_port
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     with pytest.raises(BackendError, match=rf"Milvus at http://127.0.0.1:{port}"):
         MilvusStore(f"http://127.0.0.1:{port}", "x", 16, registry_path=tmp_path / "r.sqlite")
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -12,13 +11,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from zhiku.bench.process import free_port
+
 pytest.importorskip("llama_cpp")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

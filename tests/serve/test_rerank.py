@@ -1,11 +1,10 @@
 """/v1/rerank served by zhiku, and the http rerank backend as its client, over real loopback HTTP."""
 import pytest
 
+from zhiku.bench.process import free_port
 from zhiku.errors import BackendError
 from zhiku.retrieve.rerankers.e5 import E5Reranker
 from zhiku.retrieve.rerankers.http import HttpReranker
-
-from .conftest import free_port
 
 DOCS = ["夫妻双方自愿离婚的，应当签订书面离婚协议。", "劳动合同期限三个月以上不满一年的，试用期不得超过一个月。", "经营者提供商品有欺诈行为的，增加赔偿三倍。"]
 

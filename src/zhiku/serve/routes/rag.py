@@ -11,7 +11,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from zhiku.errors import InputError, ZhikuError
 from zhiku.index.base import Filters
 from zhiku.pipeline import DoneEvent, SourcesEvent, TokenEvent
-from zhiku.retrieve.searcher import Searcher
 from zhiku.serve.auth import KeyInfo
 from zhiku.serve.deps import get_state, user, viewer
 from zhiku.serve.generation import run_rag
@@ -130,14 +129,15 @@ async def chat(req: ChatRequest, state: AppState = Depends(get_state), key: KeyI
 async def search(req: SearchRequest, state: AppState = Depends(get_state), _key=Depends(user)):
     check_query(state, req.query)
     name = req.kb or state.settings.default_kb
+    # the KB's own searcher (with the LLM for rewrite/HyDE when configured), on the retrieval threads chat uses
+    searcher = (await state.apipeline(name)).searcher
 
     def run():
-        kb = state.kbs.open(name)
         timings: dict[str, float] = {}
-        hits = Searcher(kb, state.settings).run(
+        hits = searcher.run(
             req.query, k=req.top_k, mode=req.mode, filters=Filters(laws=req.laws) if req.laws else None, timings=timings,
             rerank=req.rerank,
         )
         return {"query": req.query, "kb": name, "mode": req.mode, "timings": timings, "hits": [h.to_dict() for h in hits]}
 
-    return await anyio.to_thread.run_sync(run)
+    return await anyio.to_thread.run_sync(run, limiter=state.gate.retrieval_limiter())

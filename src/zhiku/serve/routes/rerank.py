@@ -37,7 +37,8 @@ async def rerank(req: RerankRequest, state: AppState = Depends(get_state), _key=
     texts = [d if isinstance(d, str) else d.text for d in req.documents]
     reranker = get_reranker(state.settings.rerank)
     t0 = time.perf_counter()
-    scores = await anyio.to_thread.run_sync(reranker.score, req.query, texts)
+    # CPU work like retrieval: on the same bounded threads, not anyio's default 40
+    scores = await anyio.to_thread.run_sync(reranker.score, req.query, texts, limiter=state.gate.retrieval_limiter())
     order = sorted(range(len(texts)), key=lambda i: -scores[i])[: req.top_n or len(texts)]
     results = []
     for i in order:
