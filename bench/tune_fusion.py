@@ -21,8 +21,12 @@ def main() -> None:
     ap.add_argument("--kb", default="laws")
     ap.add_argument("--dataset", required=True)
     ap.add_argument("--n", type=int, default=300, help="candidates per retriever")
+    ap.add_argument("--cv-adapter", type=int, default=0, metavar="FOLDS",
+                    help="dense queries through a query adapter fitted on the other FOLDS-1 folds (held-out scores)")
     args = ap.parse_args()
     os.environ["ZHIKU_HOME"] = args.home
+    if args.cv_adapter:
+        os.environ["ZHIKU_EMBEDDER__QUERY_ADAPTER"] = "none"
     from zhiku.config import get_settings
     from zhiku.eval.metrics import mrr_at, ndcg_at, recall_at
     from zhiku.eval.retrieval import load_dataset
@@ -41,10 +45,23 @@ def main() -> None:
         m = json.loads(meta)
         ref_of[cid] = chunk_ref(cid_str, m)
         level[cid] = m.get("level") or ""
+    qvec = np.stack([kb.embedder.embed_query(q.query) for q in qs])
+    if args.cv_adapter:  # every question's vector comes from an adapter that never saw it (bench/cv_adapter.py)
+        from zhiku.train.query_adapter import Corpus, fit
+
+        corpus = Corpus.from_rows(*store.vectors())
+        targets, _ = corpus.positives([q.gold for q in qs])
+        parts = np.array_split(np.random.RandomState(0).permutation(len(qs)), args.cv_adapter)
+        held = qvec.copy()
+        for k, test in enumerate(parts):
+            train = np.concatenate([p for j, p in enumerate(parts) if j != k])
+            a = qvec[test] @ fit(qvec[train], targets[train], corpus.vectors).T
+            held[test] = a / np.linalg.norm(a, axis=1, keepdims=True)
+        qvec = held
     runs = []
-    for q in qs:
+    for q, v in zip(qs, qvec):
         bm = [c for c, _ in store._bm25(tokenize(q.query), args.n, None)]
-        de = [c for c, _ in store._dense(kb.embedder.embed_query(q.query), args.n, None)]
+        de = [c for c, _ in store._dense(v, args.n, None)]
         bg = [c for c, _ in store._bm25(bigrams(q.query), args.n, None, "bigrams")]
         runs.append((bm, de, bg, set(q.gold)))
 
@@ -53,7 +70,8 @@ def main() -> None:
         return recall_at(refs, gold, 10), recall_at(refs, gold, 100), mrr_at(refs, gold, 10), ndcg_at(refs, gold, 10)
 
     results = []
-    grid = itertools.product([0.7, 0.85, 1.0], [0.0, 0.5, 0.7, 1.0], [10, 30, 60], [100, 200], [1.0, 0.7, 0.5], [1.0, 0.8])
+    dense_ws = [1.0, 1.5, 2.0, 2.5, 3.0] if args.cv_adapter else [0.7, 0.85, 1.0]
+    grid = itertools.product(dense_ws, [0.0, 0.5, 0.7, 1.0], [10, 30, 60], [100, 200, 300], [1.0, 0.7, 0.5], [1.0, 0.8])
     for wd, wg, k, n, w_reg, w_interp in grid:
         prior = {"行政法规": w_reg, "部门规章": w_reg, "地方性法规": w_reg, "司法解释": w_interp}
         m = np.zeros(4)

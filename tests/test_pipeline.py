@@ -31,3 +31,18 @@ def test_follow_up_is_condensed(law_pipe):
     p = law_pipe.prepare("那三年以上的呢？", history)
     assert p.question != "那三年以上的呢？" and len(p.question) > 6
     assert p.grounded
+
+
+
+def test_gate_uses_the_raw_question_vector_and_filters(law_pipe):
+    from zhiku.index.base import Filters
+
+    gate, floor = law_pipe.gate, law_pipe.settings.retrieval.min_relevance
+    assert gate.embedder is getattr(law_pipe.kb.embedder, "base", law_pipe.kb.embedder)
+    # a short colloquial question the query adapter would push under the floor still gets an answer
+    assert gate.score("公司可以随便辞退我吗") >= floor
+    assert gate.score("红烧肉怎么做才好吃？") < floor
+    assert gate.score("试用期最长多久？", Filters(laws=["不存在的法"])) == 0.0
+    p = law_pipe.prepare("试用期最长多久？", filters=Filters(laws=["不存在的法"]))
+    assert not p.grounded and p.hits == []
+

@@ -22,12 +22,14 @@ config_app = typer.Typer(help="Show the effective settings.", no_args_is_help=Tr
 models_app = typer.Typer(help="Bundled generation models.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys for `zhiku serve` (stored hashed under ZHIKU_HOME).", no_args_is_help=True)
 bench_app = typer.Typer(help="Load-test a running server.", no_args_is_help=True)
+train_app = typer.Typer(help="Fit zhiku's learned parts on question-article pairs.", no_args_is_help=True)
 app.add_typer(kb_app, name="kb")
 app.add_typer(eval_app, name="eval")
 app.add_typer(config_app, name="config")
 app.add_typer(models_app, name="models")
 app.add_typer(keys_app, name="keys")
 app.add_typer(bench_app, name="bench")
+app.add_typer(train_app, name="train")
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -365,6 +367,17 @@ def chat(kb: Optional[str] = KbOpt, law: list[str] = typer.Option(None, "--law")
 
 
 # ---------------------------------------------------------------- eval
+def _warn_in_sample(kb_obj, queries) -> int:
+    """Questions of an evaluation the configured query adapter was fitted on: their scores flatter it."""
+    adapter = getattr(kb_obj.embedder, "adapter", None)
+    seen = adapter.seen([q.query for q in queries]) if adapter else 0
+    if seen:
+        err.print(f"warning: the query adapter was fitted on {seen} of these {len(queries)} questions, so their "
+                  "figures are in-sample; cross-validate (bench/cv_adapter.py) or fit one without them "
+                  "(`zhiku train adapter`), or set ZHIKU_EMBEDDER__QUERY_ADAPTER=none", markup=False)
+    return seen
+
+
 @eval_app.command("retrieval")
 @guarded
 def eval_retrieval(
@@ -401,6 +414,7 @@ def eval_retrieval(
         queries = queries[:limit]
     kb_obj = kbs().open(kb or s.default_kb)
     searcher = Searcher(kb_obj, s, llm=lambda: _llm(s))
+    seen = _warn_in_sample(kb_obj, queries)
     rows: list[dict] | None = [] if per_query else None
     results = []
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
@@ -410,7 +424,7 @@ def eval_retrieval(
             r = evaluate_retrieval(
                 searcher, queries, ks, stage, progress=lambda i, n, t=task: p.update(t, completed=i), per_query=rows
             )
-            results.append({**r, "kb": kb_obj.name})
+            results.append({**r, "kb": kb_obj.name, **({"adapter_fitted_on": seen} if seen else {})})
     if per_query and rows is not None:
         per_query.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     table = markdown_table(results)
@@ -464,6 +478,7 @@ def eval_answers(
         grader = FaithfulnessJudge.from_settings(s, judge_url, judge_model)
         grader.llm.models()  # fail now, not after an hour of answers, when the judge is unreachable
     pipe = _pipeline(kb)
+    seen = _warn_in_sample(pipe.kb, queries)
     sink = per_query.open("w", encoding="utf-8") if per_query else None
 
     def write(rec: dict) -> None:
@@ -480,7 +495,7 @@ def eval_answers(
         if sink:
             sink.close()
     summary = {"kb": pipe.kb.name, "dataset": str(dataset), "unanswerable_files": [str(u) for u in unanswerable or []],
-               **summary}
+               **({"adapter_fitted_on": seen} if seen else {}), **summary}
     if markdown:
         markdown.write_text(to_markdown(summary, records) + "\n", encoding="utf-8")
     if json_out and str(json_out) == "-":
@@ -665,6 +680,83 @@ def bench_serve(
         err.print(f"{kind}: {sample}", markup=False)
     if json_out:
         json_out.write_text(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+# ---------------------------------------------------------------- train
+@train_app.command("adapter")
+@guarded
+def train_adapter(
+    kb: Optional[str] = KbOpt,
+    dataset: Path = typer.Option(..., "--dataset", help="jsonl with query and gold ids (the eval format)."),
+    out_path: Optional[Path] = typer.Option(None, "--out", help="Adapter file (default: ZHIKU_HOME/adapters/KB.npz)."),
+    folds: int = typer.Option(5, "--folds", help="Cross-validate on k folds of the questions first (0 = skip)."),
+    epochs: int = typer.Option(40, "--epochs", min=1),
+    lr: float = typer.Option(1e-3, "--lr"),
+    temperature: float = typer.Option(20.0, "--temperature"),
+    weight_decay: float = typer.Option(0.01, "--weight-decay"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Fit a query adapter (a linear map on question vectors) so questions land near the articles that answer
+    them; enable it with embedder.query_adapter = PATH. Reports k-fold dense recall without and with it."""
+    import time
+
+    import numpy as np
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from zhiku.eval.dataset import load_dataset
+    from zhiku.index.embedders import QueryAdapter
+    from zhiku.index.embedders.adapter import question_key
+    from zhiku.train.query_adapter import Corpus, FitParams, cross_validate, fit
+
+    s = settings()
+    params = FitParams(epochs=epochs, lr=lr, temperature=temperature, weight_decay=weight_decay)
+    queries = load_dataset(dataset)
+    kb_obj = kbs().open(kb or s.default_kb)
+    base = getattr(kb_obj.embedder, "base", kb_obj.embedder)  # fit on raw question vectors, not adapted ones
+    refs, vectors = kb_obj.store.vectors()
+    if not refs:
+        raise InputError(f"knowledge base '{kb_obj.name}' is empty: ingest documents first")
+    corpus = Corpus.from_rows(refs, vectors)
+    known = set(corpus.refs)
+    usable = [q for q in queries if any(g in known for g in q.gold)]
+    if len(usable) < len(queries):
+        err.print(f"{len(queries) - len(usable)} of {len(queries)} questions have no gold article in "
+                  f"'{kb_obj.name}' and are left out", markup=False)
+    if not usable:
+        raise InputError(f"{dataset}: no question has its gold article in knowledge base '{kb_obj.name}'")
+    gold = [[g for g in q.gold if g in known] for q in usable]
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err, disable=not err.is_terminal) as p:
+        task = p.add_task("embed questions", total=len(usable))
+        qv = np.empty((len(usable), base.dim), dtype=np.float32)
+        for i, q in enumerate(usable):
+            qv[i] = base.embed_query(q.query)
+            p.update(task, completed=i + 1)
+        cv = None
+        if folds:
+            task = p.add_task(f"{folds}-fold cross-validation", total=folds)
+            cv = cross_validate(qv, gold, corpus, params, folds, progress=lambda i, n: p.update(task, completed=i))
+        task = p.add_task("fit", total=params.epochs)
+        t0 = time.perf_counter()
+        targets, _ = corpus.positives(gold)
+        weight = fit(qv, targets, corpus.vectors, params, progress=lambda i, n, loss: p.update(task, completed=i))
+        seconds = time.perf_counter() - t0
+    info = {"kb": kb_obj.name, "dataset": dataset.name, "questions": len(usable), "chunks": len(refs),
+            "params": params.__dict__, "fit_seconds": round(seconds, 1), "cross_validation": cv,
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "question_sha1": sorted(question_key(q.query) for q in usable)}
+    target = out_path or (s.home / "adapters" / f"{kb_obj.name}.npz")
+    saved = QueryAdapter(weight, base.name, info).save(target)
+    if as_json:
+        info.pop("question_sha1")
+        out.print(json.dumps({"path": str(saved), **info}, ensure_ascii=False), markup=False)
+        return
+    if cv:
+        out.print(f"dense retrieval on held-out questions ({folds}-fold, {len(usable)} questions):", markup=False)
+        out.print("| | " + " | ".join(cv["identity"]) + " |\n|---|" + "---|" * len(cv["identity"]), markup=False)
+        for name in ("identity", "adapted"):
+            out.print(f"| {name} | " + " | ".join(f"{v:.4f}" for v in cv[name].values()) + " |", markup=False)
+    out.print(f"adapter: {saved} ({seconds:.0f} s); use it with ZHIKU_EMBEDDER__QUERY_ADAPTER={saved}", markup=False)
 
 
 if __name__ == "__main__":

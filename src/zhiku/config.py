@@ -27,6 +27,10 @@ class EmbedderSettings(BaseModel):
     batch_size: int = 64
     threads: int = 2
     timeout: float = 60.0
+    # a linear map on question vectors fitted on (question, article) pairs (index/embedders/adapter.py):
+    # "auto" = the one bundled for this embedder (use: fitted on STARD dev, docs/benchmarks.md), "none" = off,
+    # or the path of an .npz from `zhiku train adapter`
+    query_adapter: str = "auto"
 
 
 class StoreSettings(BaseModel):
@@ -72,7 +76,7 @@ class RetrievalSettings(BaseModel):
     top_k: int = 1
     candidates: int = 200  # per retriever, before fusion; also the pool the level prior re-ranks
     bm25_weight: float = 1.0
-    dense_weight: float = 0.85
+    dense_weight: float = 1.5  # with the query adapter; 0.85 was best without it (bench/cv_adapter.py)
     bigram_weight: float = 0.7
     rrf_k: int = 10
     # Prior on a statute's `level` metadata: laypeople's questions are mostly answered by 法律 and 司法解释;
@@ -80,8 +84,9 @@ class RetrievalSettings(BaseModel):
     level_weights: dict[str, float] = Field(
         default_factory=lambda: {"行政法规": 0.5, "部门规章": 0.5, "地方性法规": 0.5, "司法解释": 0.8}
     )
-    # below this best-hit dense similarity the answer is "no basis found" (retrieve/relevance.py). 0.38 keeps 98%
-    # of STARD dev questions and refuses 85% of samples/eval/off_topic.jsonl with the bundled embedder.
+    # below this similarity of the closest chunk to the question (raw embedding, no query adapter) the answer is
+    # "no basis found" (retrieve/relevance.py). 0.38 lets 98% of STARD dev questions through and refuses 80% of
+    # samples/eval/off_topic.jsonl with the bundled embedder (bench/gate_calibration.py, docs/benchmarks.md).
     min_relevance: float = 0.38
     max_source_chars: int = 400  # per source in the prompt; the citation keeps the full text
 

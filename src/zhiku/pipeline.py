@@ -21,7 +21,7 @@ from zhiku.generate.prompts import (
 from zhiku.index.base import Filters
 from zhiku.kb import KnowledgeBase
 from zhiku.retrieve.condense import Condenser
-from zhiku.retrieve.relevance import has_basis
+from zhiku.retrieve.relevance import RelevanceGate
 from zhiku.retrieve.searcher import Searcher
 from zhiku.types import Answer, Citation, Hit
 
@@ -68,6 +68,7 @@ class RagPipeline:
     def __init__(self, kb: KnowledgeBase, llm: LLM, settings: Settings):
         self.kb, self.llm, self.settings = kb, llm, settings
         self.searcher = Searcher(kb, settings, llm=lambda: self.llm)
+        self.gate = RelevanceGate(kb.store, kb.embedder, settings.retrieval.min_relevance)
 
     def sampling(self, **overrides) -> Sampling:
         s = self.settings.llm
@@ -98,8 +99,8 @@ class RagPipeline:
             timings["condense_ms"] = (t1 - t0) * 1000
         rs = self.settings.retrieval
         hits = self.searcher.run(standalone, k=top_k or rs.top_k, filters=filters, timings=timings, rerank=rerank)
+        grounded = bool(hits) and self.gate.score(standalone, filters) >= rs.min_relevance  # read per call
         timings["retrieval_ms"] = (time.perf_counter() - t1) * 1000
-        grounded = has_basis(hits, rs.min_relevance)
         if not grounded:
             hits = []
         messages = build_messages(standalone, hits, max_source_chars=rs.max_source_chars)

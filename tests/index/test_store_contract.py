@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from zhiku.index.base import Filters, FusionParams, Store
@@ -196,6 +197,23 @@ def test_get_chunks_in_order_skipping_unknown(filled, corpus):
     assert got[1].ref == ART19 and got[1].doc_id == "ldht-0" and got[1].score == 0
     assert got[1].text == corpus[0].chunks[2].text and got[1].meta == corpus[0].chunks[2].meta
     assert filled.get_chunks([]) == []
+
+
+def test_vectors_returns_every_chunk_with_its_ref(filled, corpus, kit):
+    refs, vectors = filled.vectors()
+    assert vectors.shape == (sum(len(w.chunks) for w in corpus), kit.dim) and vectors.dtype == np.float32
+    want = {c.chunk_id: v for w in corpus for c, v in zip(w.chunks, w.vectors)}
+    ref_of = {h.chunk_id: h.ref for h in filled.get_chunks(list(want))}
+    # each (ref, vector) pair is one stored chunk's, whatever order the engine returns them in
+    got = sorted((r, tuple(np.round(v, 5))) for r, v in zip(refs, vectors))
+    expected = sorted((ref_of[c], tuple(np.round(v, 5))) for c, v in want.items())
+    assert got == expected
+    assert ART19 in refs
+
+
+def test_vectors_of_an_empty_store(store, kit):
+    refs, vectors = store.vectors()
+    assert refs == [] and vectors.shape == (0, kit.dim)
 
 
 def test_documents_by_source(filled, corpus):

@@ -96,6 +96,10 @@ class Store(Protocol):
     def count(self) -> dict[str, int]:
         """{"documents": n, "chunks": m}."""
 
+    def vectors(self) -> tuple[list[str], np.ndarray]:
+        """Every chunk's citation ref and dense vector, (refs, (n, dim) float32): what `zhiku train adapter`
+        fits against."""
+
     def close(self) -> None: ...
 
     def drop(self) -> None:

@@ -28,7 +28,7 @@ from zhiku.errors import ConfigError, LockedError
 from zhiku.index.base import DocInfo, DocWrite, Filters, FusionParams, SearchMode
 from zhiku.index.fusion import weighted_rrf
 from zhiku.index.tokenize import bigrams
-from zhiku.types import Hit
+from zhiku.types import Hit, chunk_ref
 
 SCHEMA_VERSION = "2"
 SCHEMA = """
@@ -475,6 +475,13 @@ class LocalStore:
             docs = self._db.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
             chunks = self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
         return {"documents": docs, "chunks": chunks}
+
+    def vectors(self) -> tuple[list[str], np.ndarray]:
+        with self._lock:
+            rows = self._db.execute("SELECT chunk_id, meta, vector FROM chunks ORDER BY id").fetchall()
+        refs = [chunk_ref(c, json.loads(m)) for c, m, _ in rows]
+        vecs = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float32).reshape(len(rows), self.dim)
+        return refs, vecs.copy()
 
     def flush(self) -> None:
         """Persist the dense snapshot so the next open skips rebuilding it from SQLite."""

@@ -39,7 +39,7 @@ from zhiku.errors import BackendError, ConfigError, InputError, LockedError
 from zhiku.index.base import DocInfo, DocWrite, Filters, FusionParams, SearchMode
 from zhiku.index.fusion import weighted_rrf
 from zhiku.index.tokenize import STOPWORDS
-from zhiku.types import Hit
+from zhiku.types import Hit, chunk_ref
 
 MAX_VARCHAR = 65535  # Milvus' VARCHAR limit, in bytes
 ID_LEN = 4096  # doc_id / chunk_id (doc ids are often paths)
@@ -452,6 +452,20 @@ class MilvusStore:
     def count(self) -> dict[str, int]:
         n, m = self._rows(f"SELECT COUNT(*), COALESCE(SUM(chunks), 0) FROM docs WHERE {_LIVE}")[0]
         return {"documents": int(n), "chunks": int(m)}
+
+    def vectors(self) -> tuple[list[str], np.ndarray]:
+        refs, vecs = [], []
+        with self._call("query_iterator"):
+            it = self._client.query_iterator(self.collection, batch_size=1000, filter="",
+                                             output_fields=["chunk_id", "doc_id", "rev", "meta", "dense"])
+            try:
+                while batch := it.next():
+                    for r in self._visible(list(batch)):
+                        refs.append(chunk_ref(r["chunk_id"], r["meta"] or {}))
+                        vecs.append(np.asarray(r["dense"], dtype=np.float32))
+            finally:
+                it.close()
+        return refs, np.array(vecs, dtype=np.float32).reshape(len(vecs), self.dim)
 
     def flush(self) -> None:
         """Seal the collection's recent writes into segments (persisted, indexed)."""

@@ -1,16 +1,33 @@
 """Is there any basis for an answer? Decides between a grounded answer and the honest "no basis found".
 
-BM25 matches something for almost any question, so keyword hits alone prove nothing. The gate uses the dense
-similarity of the best hit (calibrated on the bundled embedder: off-topic questions score low against statutes)
-and lets a strong keyword match vouch for a hit the dense side ranked lower.
+BM25 matches something for almost any question, so keyword hits alone prove nothing. The gate asks the store for
+the chunk closest to the question's *raw* embedding and compares that similarity with `retrieval.min_relevance`
+(calibrated on the bundled embedder: off-topic questions score low against statutes; bench/gate_calibration.py).
+Raw, not through the query adapter: the adapter is fitted to rank, and it pulls every question toward the articles
+laypeople ask about, which compresses similarities (公司可以随便辞退我吗 scores 0.33 adapted, 0.40 raw) and would
+refuse short real questions. One extra dense lookup: ~1.5 ms embedded.
 """
 from __future__ import annotations
 
+from zhiku.index.base import Filters, Store
+from zhiku.index.embedders import Embedder
 from zhiku.types import Hit
 
 
-def has_basis(hits: list[Hit], min_relevance: float) -> bool:
-    if not hits:
-        return False
-    best_dense = max((h.scores.get("dense", 0.0) for h in hits), default=0.0)
-    return best_dense >= min_relevance
+def best_dense(hits: list[Hit]) -> float:
+    """The highest dense similarity among `hits` (0 for hits found by BM25 alone)."""
+    return max((h.scores.get("dense", 0.0) for h in hits), default=0.0)
+
+
+class RelevanceGate:
+    def __init__(self, store: Store, embedder: Embedder, min_relevance: float):
+        self.store, self.min_relevance = store, min_relevance
+        self.embedder = getattr(embedder, "base", embedder)  # the raw question vector (see above)
+
+    def score(self, question: str, filters: Filters | None = None) -> float:
+        """Similarity of the closest chunk (within `filters`) to the question."""
+        vector = self.embedder.embed_query(question)
+        return best_dense(self.store.search(question, [], vector, k=1, mode="dense", filters=filters))
+
+    def run(self, question: str, filters: Filters | None = None) -> bool:
+        return self.score(question, filters) >= self.min_relevance

@@ -4,13 +4,16 @@ from __future__ import annotations
 from functools import lru_cache
 
 from zhiku.config import EmbedderSettings
+from zhiku.index.embedders.adapter import AdaptedEmbedder, QueryAdapter, resolve_adapter
 from zhiku.index.embedders.base import Embedder, normalize
 
-__all__ = ["Embedder", "get_embedder", "normalize"]
+__all__ = ["AdaptedEmbedder", "Embedder", "QueryAdapter", "get_embedder", "normalize"]
 
 
 def get_embedder(s: EmbedderSettings) -> Embedder:
-    return _cached(s.backend, s.model, s.base_url, s.api_key, s.batch_size, s.threads, s.timeout)
+    base = _cached(s.backend, s.model, s.base_url, s.api_key, s.batch_size, s.threads, s.timeout)
+    adapter = resolve_adapter(s.query_adapter, base)
+    return AdaptedEmbedder(base, adapter) if adapter else base
 
 
 @lru_cache(maxsize=4)  # models are big and stateless: one per distinct configuration per process

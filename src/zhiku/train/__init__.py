@@ -1,0 +1,1 @@
+"""Training: fitting zhiku's learned parts on question-article pairs (query adapter)."""
