@@ -24,6 +24,7 @@ def main() -> None:
     ap.add_argument("--kb", default="laws")
     ap.add_argument("--dataset", required=True)
     ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--seed", type=int, default=0, help="how the questions are dealt into folds")
     ap.add_argument("--stages", default="dense,hybrid")
     ap.add_argument("--dense-weights", default="", help="comma-separated retrieval.dense_weight values to try")
     ap.add_argument("--no-adapter", action="store_true", help="the same folds without an adapter (baseline)")
@@ -50,7 +51,7 @@ def main() -> None:
     assert len(kept) == len(queries), "every question needs its gold in the KB"
     qv = np.stack([base.embed_query(q.query) for q in queries])
     params = FitParams(**({"epochs": args.epochs} if args.epochs else {}))
-    order = np.random.RandomState(0).permutation(len(queries))
+    order = np.random.RandomState(args.seed).permutation(len(queries))
     parts = np.array_split(order, args.folds)
     weights = [float(w) for w in args.dense_weights.split(",") if w] or [s.retrieval.dense_weight]
     stages = [parse_stage(x) for x in args.stages.split(",") if x]
@@ -71,6 +72,8 @@ def main() -> None:
                 per: list[dict] = []
                 evaluate_retrieval(searcher, held, [10, 100], stage, per_query=per)
                 rows.setdefault((stage.name, dw), []).extend(per)
+                print(f"  fold {k + 1} {stage.name} dense_weight {dw}: R@10 "
+                      f"{np.mean([p['recall@10'] for p in per]):.4f} R@100 {np.mean([p['recall@100'] for p in per]):.4f}")
         print(f"fold {k + 1}/{args.folds}: {time.perf_counter() - t:.0f} s", flush=True)
     results = []
     for (stage, dw), per in rows.items():
