@@ -38,7 +38,7 @@ def main() -> None:
     from zhiku.index.embedders import AdaptedEmbedder, QueryAdapter
     from zhiku.kb import KnowledgeBases
     from zhiku.retrieve.searcher import Searcher
-    from zhiku.train.query_adapter import Corpus, FitParams, fit
+    from zhiku.train.query_adapter import Corpus, FitParams, fit, split_folds
 
     s = get_settings()
     kb = KnowledgeBases(s).open(args.kb)
@@ -51,17 +51,14 @@ def main() -> None:
     assert len(kept) == len(queries), "every question needs its gold in the KB"
     qv = np.stack([base.embed_query(q.query) for q in queries])
     params = FitParams(**({"epochs": args.epochs} if args.epochs else {}))
-    order = np.random.RandomState(args.seed).permutation(len(queries))
-    parts = np.array_split(order, args.folds)
     weights = [float(w) for w in args.dense_weights.split(",") if w] or [s.retrieval.dense_weight]
     stages = [parse_stage(x) for x in args.stages.split(",") if x]
     rows: dict[tuple[str, float], list[dict]] = {}
-    for k, test in enumerate(parts):
+    for k, (train, test) in enumerate(split_folds(len(queries), args.folds, args.seed)):
         t = time.perf_counter()
         if args.no_adapter:
             kb.embedder = base
         else:
-            train = np.concatenate([p for j, p in enumerate(parts) if j != k])
             w = fit(qv[train], targets[train], corpus.vectors, params)
             kb.embedder = AdaptedEmbedder(base, QueryAdapter(w, base.name))
         held = [queries[i] for i in test]

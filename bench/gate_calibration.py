@@ -29,7 +29,7 @@ def main() -> None:
 
     s = get_settings()
     kb = KnowledgeBases(s).open(args.kb)
-    gate = RelevanceGate(kb.store, kb.embedder, s.retrieval.min_relevance)
+    gate = RelevanceGate(kb.store, kb.embedder, s.retrieval)
     sets = [(os.path.basename(args.dataset), load_dataset(args.dataset))]
     sets += [(os.path.basename(p), load_dataset(p, require_gold=False)) for p in args.refuse]
     ths = [float(t) for t in args.thresholds.split(",")]

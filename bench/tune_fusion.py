@@ -47,16 +47,14 @@ def main() -> None:
         level[cid] = m.get("level") or ""
     qvec = np.stack([kb.embedder.embed_query(q.query) for q in qs])
     if args.cv_adapter:  # every question's vector comes from an adapter that never saw it (bench/cv_adapter.py)
-        from zhiku.train.query_adapter import Corpus, fit
+        from zhiku.index.embedders import normalize
+        from zhiku.train.query_adapter import Corpus, fit, split_folds
 
         corpus = Corpus.from_rows(*store.vectors())
         targets, _ = corpus.positives([q.gold for q in qs])
-        parts = np.array_split(np.random.RandomState(0).permutation(len(qs)), args.cv_adapter)
         held = qvec.copy()
-        for k, test in enumerate(parts):
-            train = np.concatenate([p for j, p in enumerate(parts) if j != k])
-            a = qvec[test] @ fit(qvec[train], targets[train], corpus.vectors).T
-            held[test] = a / np.linalg.norm(a, axis=1, keepdims=True)
+        for train, test in split_folds(len(qs), args.cv_adapter):
+            held[test] = normalize(qvec[test] @ fit(qvec[train], targets[train], corpus.vectors).T)
         qvec = held
     runs = []
     for q, v in zip(qs, qvec):

@@ -229,6 +229,15 @@ class _progress:
         self._p.stop()
 
 
+def _task_bars():
+    """Progress bars for multi-step jobs (eval stages, training steps): one row per task, on stderr, quiet when
+    stderr is not a terminal."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    return Progress(*columns, console=err, disable=not err.is_terminal)
+
+
 # ---------------------------------------------------------------- search / ask / chat
 def _filters(law: list[str] | None, doc: list[str] | None):
     from zhiku.index.base import Filters
@@ -394,8 +403,6 @@ def eval_retrieval(
     as_json: bool = JsonOpt,
 ) -> None:
     """Recall@k, MRR@10, nDCG@10 of each retrieval stage on a dataset, as a table (Markdown) or JSON."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
     from zhiku.eval.retrieval import evaluate_retrieval, load_dataset, markdown_table, parse_stage
     from zhiku.retrieve.searcher import Searcher
 
@@ -417,8 +424,7 @@ def eval_retrieval(
     seen = _warn_in_sample(kb_obj, queries)
     rows: list[dict] | None = [] if per_query else None
     results = []
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=err, disable=not err.is_terminal) as p:
+    with _task_bars() as p:
         for stage in plan:
             task = p.add_task(stage.name, total=len(queries))
             r = evaluate_retrieval(
@@ -455,8 +461,6 @@ def eval_answers(
     per_query: Optional[Path] = typer.Option(None, "--per-query", help="Write per-question records (jsonl) here."),
 ) -> None:
     """Citation precision/recall, refusal correctness, answer length and latency of `ask` on datasets."""
-    from rich.progress import Progress
-
     from zhiku.eval.answers import evaluate_answers
     from zhiku.eval.dataset import load_dataset
     from zhiku.eval.judge import FaithfulnessJudge
@@ -487,7 +491,7 @@ def eval_answers(
             sink.flush()
 
     try:
-        with Progress(console=err, disable=not err.is_terminal) as p:
+        with _task_bars() as p:
             task = p.add_task("eval answers", total=len(queries))
             summary, records = evaluate_answers(pipe, queries, progress=lambda i, n: p.update(task, completed=i),
                                                 judge=grader, on_record=write)
@@ -701,7 +705,6 @@ def train_adapter(
     import time
 
     import numpy as np
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from zhiku.eval.dataset import load_dataset
     from zhiku.index.embedders import QueryAdapter
@@ -725,8 +728,7 @@ def train_adapter(
     if not usable:
         raise InputError(f"{dataset}: no question has its gold article in knowledge base '{kb_obj.name}'")
     gold = [[g for g in q.gold if g in known] for q in usable]
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=err, disable=not err.is_terminal) as p:
+    with _task_bars() as p:
         task = p.add_task("embed questions", total=len(usable))
         qv = np.empty((len(usable), base.dim), dtype=np.float32)
         for i, q in enumerate(usable):

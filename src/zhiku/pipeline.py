@@ -68,7 +68,7 @@ class RagPipeline:
     def __init__(self, kb: KnowledgeBase, llm: LLM, settings: Settings):
         self.kb, self.llm, self.settings = kb, llm, settings
         self.searcher = Searcher(kb, settings, llm=lambda: self.llm)
-        self.gate = RelevanceGate(kb.store, kb.embedder, settings.retrieval.min_relevance)
+        self.gate = RelevanceGate(kb.store, kb.embedder, settings.retrieval)
 
     def sampling(self, **overrides) -> Sampling:
         s = self.settings.llm
@@ -99,7 +99,7 @@ class RagPipeline:
             timings["condense_ms"] = (t1 - t0) * 1000
         rs = self.settings.retrieval
         hits = self.searcher.run(standalone, k=top_k or rs.top_k, filters=filters, timings=timings, rerank=rerank)
-        grounded = bool(hits) and self.gate.score(standalone, filters) >= rs.min_relevance  # read per call
+        grounded = bool(hits) and self.gate.run(standalone, filters)
         timings["retrieval_ms"] = (time.perf_counter() - t1) * 1000
         if not grounded:
             hits = []

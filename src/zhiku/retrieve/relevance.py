@@ -9,6 +9,7 @@ refuse short real questions. One extra dense lookup: ~1.5 ms embedded.
 """
 from __future__ import annotations
 
+from zhiku.config import RetrievalSettings
 from zhiku.index.base import Filters, Store
 from zhiku.index.embedders import Embedder
 from zhiku.types import Hit
@@ -20,8 +21,8 @@ def best_dense(hits: list[Hit]) -> float:
 
 
 class RelevanceGate:
-    def __init__(self, store: Store, embedder: Embedder, min_relevance: float):
-        self.store, self.min_relevance = store, min_relevance
+    def __init__(self, store: Store, embedder: Embedder, settings: RetrievalSettings):
+        self.store, self.settings = store, settings  # min_relevance is read per call: settings may change live
         self.embedder = getattr(embedder, "base", embedder)  # the raw question vector (see above)
 
     def score(self, question: str, filters: Filters | None = None) -> float:
@@ -30,4 +31,4 @@ class RelevanceGate:
         return best_dense(self.store.search(question, [], vector, k=1, mode="dense", filters=filters))
 
     def run(self, question: str, filters: Filters | None = None) -> bool:
-        return self.score(question, filters) >= self.min_relevance
+        return self.score(question, filters) >= self.settings.min_relevance

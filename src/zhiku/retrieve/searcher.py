@@ -91,8 +91,8 @@ class Searcher:
 
 def fuse_expansions(original: list[Hit], expansions: list[tuple[str, list[Hit]]], weight: float, rrf_k: int) -> list[Hit]:
     """RRF over the original ranking (weight 1) and each expansion's. A hit only an expansion found keeps its
-    similarity under `dense_<name>`, not `dense`: the no-basis gate must judge the user's question, and a
-    drafted article always looks relevant."""
+    similarity under `dense_<name>`, not `dense`: `dense` means similarity to the user's question, and a drafted
+    article's similarity would overstate it (callers show these scores; the gate computes its own)."""
     by_ref = {h.ref: h for h in original}  # by ref: two rankings may pick different parts of one long article
     for name, hits in expansions:
         for h in hits:

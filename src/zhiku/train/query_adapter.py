@@ -13,6 +13,7 @@ from typing import Callable
 import numpy as np
 
 from zhiku.errors import InputError
+from zhiku.index.embedders.base import normalize
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,12 @@ def rank_metrics(questions: np.ndarray, gold: list[list[str]], corpus: Corpus, k
     return {k: round(v / max(1, len(questions)), 4) for k, v in sums.items()}
 
 
+def split_folds(n: int, folds: int, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(train, test) question indexes per fold: a seeded shuffle dealt into `folds` parts, each the test once."""
+    parts = np.array_split(np.random.RandomState(seed).permutation(n), folds)
+    return [(np.concatenate([p for j, p in enumerate(parts) if j != k]), test) for k, test in enumerate(parts)]
+
+
 def cross_validate(
     questions: np.ndarray,
     gold: list[list[str]],
@@ -122,20 +129,15 @@ def cross_validate(
     """Dense-only metrics on held-out folds, without and with an adapter fitted on the other folds."""
     if folds < 2 or folds > len(questions):
         raise InputError(f"--folds must be between 2 and the number of questions ({len(questions)}), got {folds}")
-    order = np.random.RandomState(seed).permutation(len(questions))
-    parts = np.array_split(order, folds)
     targets, kept = corpus.positives(gold)
     assert len(kept) == len(questions), "cross_validate expects questions whose gold is in the corpus"
     before: list[dict] = []
     after: list[dict] = []
-    for k, test in enumerate(parts):
-        train = np.concatenate([p for j, p in enumerate(parts) if j != k])
+    for k, (train, test) in enumerate(split_folds(len(questions), folds, seed)):
         w = fit(questions[train], targets[train], corpus.vectors, params)
         held_gold = [gold[i] for i in test]
         before.append(rank_metrics(questions[test], held_gold, corpus) | {"n": len(test)})
-        adapted = questions[test] @ w.T
-        adapted /= np.maximum(np.linalg.norm(adapted, axis=1, keepdims=True), 1e-12)
-        after.append(rank_metrics(adapted, held_gold, corpus) | {"n": len(test)})
+        after.append(rank_metrics(normalize(questions[test] @ w.T), held_gold, corpus) | {"n": len(test)})
         if progress:
             progress(k + 1, folds)
 
