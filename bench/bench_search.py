@@ -2,7 +2,7 @@
 
     python bench/bench_search.py --home /tmp/full --kb laws [--milvus-uri http://127.0.0.1:19530] [--queries 200]
 
-With --milvus-uri the local KB's chunks, tokens and vectors are copied into a Milvus collection (no re-embedding)
+With --milvus-uri the local KB's chunks and vectors are copied into a Milvus collection (no re-embedding)
 and both engines are measured side by side on the same queries (STARD dev questions) and the same data.
 """
 from __future__ import annotations
@@ -29,19 +29,19 @@ def copy_to_milvus(local, uri: str, name: str, registry: Path):
     if ms.count()["chunks"] == local.count()["chunks"]:
         return ms
     docs = {d.doc_id: d for d in local.documents()}
-    rows = local._db.execute("SELECT doc_id, chunk_id, ordinal, text, meta, tokens, vector FROM chunks ORDER BY doc_id, ordinal")
+    rows = local._db.execute("SELECT doc_id, chunk_id, ordinal, text, meta, vector FROM chunks ORDER BY doc_id, ordinal")
     batch, cur, t0 = [], None, time.perf_counter()
 
     def flush_doc():
         if cur:
             info = docs[cur["doc_id"]]
             doc = Document(cur["doc_id"], "", info.source, info.meta)
-            batch.append(DocWrite(doc, cur["chunks"], np.vstack(cur["vecs"]), cur["toks"]))
+            batch.append(DocWrite(doc, cur["chunks"], np.vstack(cur["vecs"])))
 
-    for doc_id, chunk_id, ordinal, text, meta, tokens, vec in rows:
+    for doc_id, chunk_id, ordinal, text, meta, vec in rows:
         if cur is None or cur["doc_id"] != doc_id:
             flush_doc()
-            cur = {"doc_id": doc_id, "chunks": [], "vecs": [], "toks": []}
+            cur = {"doc_id": doc_id, "chunks": [], "vecs": []}
             if len(batch) >= 2000:
                 ms.write(batch)
                 batch = []
@@ -51,12 +51,10 @@ def copy_to_milvus(local, uri: str, name: str, registry: Path):
         index_text = f"{m.get('law', '')} {text}"
         cur["chunks"].append(Chunk(chunk_id, doc_id, ordinal, text, index_text, m))
         cur["vecs"].append(np.frombuffer(vec, dtype=np.float32))
-        cur["toks"].append(tokens.split())
     flush_doc()
     if batch:
         ms.write(batch)
-    if hasattr(ms, "flush"):
-        ms.flush()
+    ms.flush()
     print(f"copied {ms.count()['chunks']} chunks into Milvus in {time.perf_counter() - t0:.0f}s")
     return ms
 

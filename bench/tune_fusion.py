@@ -30,8 +30,7 @@ def main() -> None:
     from zhiku.config import get_settings
     from zhiku.eval.metrics import mrr_at, ndcg_at, recall_at
     from zhiku.eval.retrieval import load_dataset
-    from zhiku.index.fusion import weighted_rrf
-    from zhiku.index.tokenize import bigrams, tokenize
+    from zhiku.retrieve.fusion import weighted_rrf
     from zhiku.kb import KnowledgeBases
     from zhiku.types import chunk_ref
 
@@ -58,9 +57,9 @@ def main() -> None:
         qvec = held
     runs = []
     for q, v in zip(qs, qvec):
-        bm = [c for c, _ in store._bm25(tokenize(q.query), args.n, None)]
-        de = [c for c, _ in store._dense(v, args.n, None)]
-        bg = [c for c, _ in store._bm25(bigrams(q.query), args.n, None, "bigrams")]
+        bm = [c for c, _ in store.rank("bm25", q.query, args.n)]  # the local engine's keys are chunk rowids
+        de = [c for c, _ in store.rank("dense", v, args.n)]
+        bg = [c for c, _ in store.rank("bigram", q.query, args.n)]
         runs.append((bm, de, bg, set(q.gold)))
 
     def score(ranked_cids, gold):

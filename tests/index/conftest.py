@@ -21,7 +21,6 @@ import pytest
 from zhiku.bench.process import free_port
 
 from zhiku.index.base import DocWrite
-from zhiku.index.tokenize import tokenize
 from zhiku.types import Chunk, Document
 
 ARTICLES = Path("/work/shared/data/laws/articles.jsonl.gz")
@@ -63,16 +62,14 @@ def make_doc(doc_id: str, recs: list[dict], source: str, version: str = "", extr
     meta = {"law": law, "title": law, **(extra_meta or {})}
     text = "\n".join(r["text"] for r in recs) + version
     doc = Document(doc_id=doc_id, text=text, source=source, meta=meta, kind="law")
-    chunks, vecs, toks = [], [], []
+    chunks, vecs = [], []
     for i, r in enumerate(recs):
         body = r["text"] + (f"（{version}）" if version else "")
         index_text = f"{r['law']} {r['article']} {body}"
         chunks.append(Chunk(chunk_id=f"{doc_id}#{i}", doc_id=doc_id, ordinal=i, text=body, index_text=index_text,
                             meta={"law": r["law"], "article": r["article"], "id": r["id"]}))
         vecs.append(unit_vector(f"{doc_id}#{i}{version}"))
-        toks.append(tokenize(index_text))
-    return DocWrite(doc=doc, chunks=chunks, vectors=np.stack(vecs) if vecs else np.zeros((0, DIM), np.float32),
-                    tokens=toks)
+    return DocWrite(doc=doc, chunks=chunks, vectors=np.stack(vecs) if vecs else np.zeros((0, DIM), np.float32))
 
 
 @pytest.fixture(scope="session")

@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 
 from zhiku.index.base import Filters, FusionParams, Store
-from zhiku.index.fusion import weighted_rrf
-from zhiku.index.tokenize import tokenize
+from zhiku.retrieve.fusion import weighted_rrf
+from zhiku.retrieve.hybrid import search
 
 Q = "试用期最长多久"
 ART19 = "中华人民共和国劳动合同法#第十九条"
@@ -28,15 +28,15 @@ ALL_IDS = [f"{d}-{p}#{i}" for d in ("ldht", "ldf", "hy") for p in (0, 1) for i i
 
 
 def bm25(store, q=Q, k=10, **kw):
-    return store.search(q, tokenize(q), None, k=k, mode="bm25", **kw)
+    return search(store, q, None, k=k, mode="bm25", **kw)
 
 
 def dense(store, vec, k=10, **kw):
-    return store.search("", [], vec, k=k, mode="dense", **kw)
+    return search(store, "", vec, k=k, mode="dense", **kw)
 
 
 def hybrid(store, vec, q=Q, k=10, **kw):
-    return store.search(q, tokenize(q), vec, k=k, mode="hybrid", **kw)
+    return search(store, q, vec, k=k, mode="hybrid", **kw)
 
 
 def ids(hits):
@@ -140,6 +140,42 @@ def test_hybrid_is_weighted_rrf_of_the_two_rankings(filled, kit):
     # the union: every chunk either retriever found, when k covers it
     union = hybrid(filled, vec, k=100)
     assert set(ids(union)) == set(ids(b)) | set(ids(d))
+
+
+def test_rank_one_view_at_a_time(filled, kit):
+    """The narrow read side: each view ranks by itself, keys resolve to chunks, scores are the view's own."""
+    assert set(filled.views) >= {"bm25", "dense"} and set(filled.views) <= {"bm25", "bigram", "dense"}
+    vec = kit.unit_vector("ldht-0#2")
+    for view in filled.views:
+        ranking = filled.rank(view, vec if view == "dense" else Q, 5)
+        assert 0 < len(ranking) <= 5 and all(a[1] >= b[1] for a, b in zip(ranking, ranking[1:])), view
+        rows = filled.hits([key for key, _ in ranking])
+        assert set(rows) == {key for key, _ in ranking} and all(h.score == 0 for h in rows.values())
+    top = filled.hits([filled.rank("dense", vec, 1)[0][0]])
+    assert [h.chunk_id for h in top.values()] == ["ldht-0#2"]
+    law = "中华人民共和国劳动法"
+    for view in filled.views:  # filters apply inside each view
+        ranking = filled.rank(view, vec if view == "dense" else "劳动者 劳动合同", 30, Filters(laws=[law]))
+        assert ranking and all(h.meta["law"] == law for h in filled.hits([k for k, _ in ranking]).values()), view
+    assert filled.rank("bm25", "", 5) == [] and filled.rank("bm25", "。，的", 5) == []
+    assert filled.rank("dense", vec, 0) == [] and filled.hits([]) == {}
+    with pytest.raises(ValueError, match="view"):
+        filled.rank("sparse", Q, 5)
+
+
+def test_hybrid_fuses_every_view_the_engine_has(filled, kit):
+    vec = kit.unit_vector("ldf-1#3")
+    fusion = FusionParams(bm25_weight=1.0, dense_weight=1.5, bigram_weight=0.7, rrf_k=10, candidates=100)
+    weights = {"bm25": 1.0, "dense": 1.5, "bigram": 0.7}
+    views = [v for v in ("bm25", "dense", "bigram") if v in filled.views]
+    rankings = [filled.rank(v, vec if v == "dense" else Q, 100) for v in views]
+    rows = filled.hits(list({k for r in rankings for k, _ in r}))  # keys are the engine's own: compare chunk ids
+    want = weighted_rrf([[rows[k].chunk_id for k, _ in r] for r in rankings], [weights[v] for v in views], 10)[:30]
+    got = hybrid(filled, vec, k=30, fusion=fusion)
+    assert [h.chunk_id for h in got] == [c for c, _ in want]
+    assert [h.score for h in got] == pytest.approx([s for _, s in want])
+    if "bigram" in filled.views:
+        assert any("bigram" in h.scores for h in got)
 
 
 def test_hybrid_with_zero_dense_weight_is_bm25_order(filled, kit):

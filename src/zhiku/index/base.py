@@ -1,20 +1,26 @@
 """The Store protocol: what the pipeline needs from an index engine, and nothing more.
 
-A store holds one knowledge base: chunks with their text, metadata, BM25 tokens and dense vectors, plus the
-document registry (doc_id -> content hash) that makes re-ingest idempotent. Writes go per document batch and
-each document is all-or-nothing: after a crash and reopen a document is either fully its old version, fully
-its new version, or (if it was new) absent. Both engines pass tests/index/test_store_contract.py.
+A store holds one knowledge base: chunks with their text, metadata and dense vectors, plus the document registry
+(doc_id -> content hash) that makes re-ingest idempotent. Writes go per document batch and each document is
+all-or-nothing: after a crash and reopen a document is either fully its old version, fully its new version, or (if
+it was new) absent. Both engines pass tests/index/test_store_contract.py.
+
+Reading is deliberately narrow: an engine ranks one *view* at a time (keyword BM25, character-bigram BM25, dense),
+segmenting text the way it segmented its chunks, and resolves ranked row keys to chunks. Modes, fusion and score
+bookkeeping live once, above every engine, in zhiku.retrieve.hybrid.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Hashable, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
 from zhiku.types import Chunk, Document, Hit
 
 SearchMode = Literal["hybrid", "bm25", "dense"]
+View = Literal["bm25", "bigram", "dense"]
+Ranking = list[tuple[Hashable, float]]  # (engine row key, score), best first
 
 
 @dataclass
@@ -24,7 +30,6 @@ class DocWrite:
     doc: Document
     chunks: list[Chunk]
     vectors: np.ndarray  # (len(chunks), dim) float32, L2-normalised
-    tokens: list[list[str]]  # BM25 tokens of each chunk's index_text (jieba, stopwords removed)
 
 
 @dataclass
@@ -52,7 +57,7 @@ class Filters:
 class FusionParams:
     bm25_weight: float = 1.0
     dense_weight: float = 1.0
-    bigram_weight: float = 0.0  # character-bigram BM25; engines without a bigram index ignore it
+    bigram_weight: float = 0.0  # character-bigram BM25; engines without that view ignore it
     rrf_k: int = 60
     candidates: int = 100
 
@@ -61,6 +66,8 @@ class FusionParams:
 class Store(Protocol):
     name: str
     dim: int
+    views: tuple[View, ...]  # the views this engine can rank
+    concurrent: bool  # a remote engine: ranking the views of one question at once overlaps its round trips
 
     def write(self, batch: list[DocWrite]) -> None:
         """Upsert documents: each one replaces all its previous chunks atomically."""
@@ -68,21 +75,13 @@ class Store(Protocol):
     def delete(self, doc_ids: list[str]) -> int:
         """Remove documents and their chunks; returns how many documents existed."""
 
-    def search(
-        self,
-        query_text: str,
-        query_tokens: list[str],
-        query_vector: np.ndarray | None,
-        k: int = 10,
-        mode: SearchMode = "hybrid",
-        filters: Filters | None = None,
-        fusion: FusionParams | None = None,
-    ) -> list[Hit]:
-        """Top-k chunks, best first. Hybrid fuses BM25 and dense rankings with weighted RRF.
+    def rank(self, view: View, query: str | np.ndarray, n: int, filters: Filters | None = None) -> Ranking:
+        """The n best chunks by one view, best first. Keyword views take the question's text and segment it as the
+        engine segmented its chunks; "dense" takes the (L2-normalised) query vector. Scores are the view's own
+        (BM25, inner product); an empty query ranks nothing."""
 
-        Engines that segment text themselves (Milvus' jieba analyzer) use query_text; the embedded engine
-        uses query_tokens, segmented by zhiku.index.tokenize exactly as the chunks were.
-        """
+    def hits(self, keys: list[Hashable]) -> dict[Hashable, Hit]:
+        """The chunks behind ranked row keys (score 0); keys of rows deleted since are absent."""
 
     def get_chunks(self, chunk_ids: list[str]) -> list[Hit]:
         """Chunks by id (score 0), in the order asked; unknown ids are skipped."""
@@ -99,6 +98,9 @@ class Store(Protocol):
     def vectors(self) -> tuple[list[str], np.ndarray]:
         """Every chunk's citation ref and dense vector, (refs, (n, dim) float32): what `zhiku train adapter`
         fits against."""
+
+    def flush(self) -> None:
+        """Make recent writes durable and fast to search (called once after an ingest)."""
 
     def close(self) -> None: ...
 

@@ -14,20 +14,19 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sqlite3
 import threading
 import time
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Hashable
 
 import numpy as np
 import orjson
 
 from zhiku.errors import ConfigError, LockedError
-from zhiku.index.base import DocInfo, DocWrite, Filters, FusionParams, SearchMode
-from zhiku.index.fusion import weighted_rrf
-from zhiku.index.tokenize import bigrams
+from zhiku.index.base import DocWrite, Filters, Ranking, View
+from zhiku.index.locks import SharedLock, WriterLock
+from zhiku.index.registry import DocRegistry, RegistryReads, dumps, open_db, transaction
+from zhiku.index.tokenize import bigrams, tokenize
 from zhiku.types import Hit, chunk_ref
 
 SCHEMA_VERSION = "2"
@@ -46,82 +45,19 @@ CREATE INDEX IF NOT EXISTS chunks_law ON chunks(law);
 """
 
 
-class _WriteLock:
-    """An exclusive, non-blocking, cross-process lock on a KB: the first write takes it, close() frees it."""
+class LocalStore(RegistryReads):
+    views = ("bm25", "bigram", "dense")
+    concurrent = False  # each view answers in a few ms in process: threads would only add overhead
 
-    def __init__(self, path: Path, what: str):
-        self.path, self.what, self._fd = path, what, None
-
-    def acquire(self) -> None:
-        if self._fd is not None:
-            return
-        import fcntl
-
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
-            os.close(fd)
-            raise LockedError(f"{self.what}: locked by another process (pid {holder}); try again when it is done")
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
-        self._fd = fd
-
-    def release(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)  # closing drops the flock
-            self._fd = None
-
-
-class _SharedLock:
-    """Many readers or one writer, for the in-memory indexes: faiss and tantivy searches are thread-safe and
-    faiss releases the GIL, so concurrent questions scan vectors side by side instead of queueing behind the
-    store's one lock (served retrieval was capped at one search at a time); mutating an index waits for them."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._readers = 0
-        self._writing = False
-
-    @contextmanager
-    def shared(self) -> Iterator[None]:
-        with self._cond:
-            self._cond.wait_for(lambda: not self._writing)
-            self._readers += 1
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._readers -= 1
-                if not self._readers:
-                    self._cond.notify_all()
-
-    @contextmanager
-    def exclusive(self) -> Iterator[None]:
-        with self._cond:
-            self._cond.wait_for(lambda: not self._writing and not self._readers)
-            self._writing = True
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._writing = False
-                self._cond.notify_all()
-
-
-class LocalStore:
     def __init__(self, path: Path, name: str, dim: int):
         self.path, self.name, self.dim = Path(path), name, dim
         self.path.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()  # SQLite connection, writes, lifecycle
-        self._indexes = _SharedLock()  # searching vs mutating the faiss and tantivy indexes
-        self._wlock = _WriteLock(self.path / "LOCK", f"knowledge base '{name}' ({self.path})")
-        self._db = sqlite3.connect(self.path / "store.sqlite", check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=5000")
+        self._indexes = SharedLock()  # searching vs mutating the faiss and tantivy indexes
+        self._wlock = WriterLock(self.path / "LOCK", f"knowledge base '{name}' ({self.path})")
+        self._db = open_db(self.path / "store.sqlite")
         self._db.executescript(SCHEMA)
+        self._registry = DocRegistry(self._db, self._lock, "documents")
         stored_dim = self._meta("dim")
         if stored_dim is None:
             self._set_meta("dim", str(dim))
@@ -254,29 +190,27 @@ class LocalStore:
             return
         with self._lock:
             self._wlock.acquire()
-            writer = self._get_writer()
+            self._get_writer()
             removed: list[int] = []
             added_ids: list[int] = []
             added_vecs: list[np.ndarray] = []
             tdocs = []
             now = time.time()
-            db = self._db
-            db.execute("BEGIN IMMEDIATE")
-            try:
+            with transaction(self._db, self._lock) as db:
                 for w in batch:
-                    if len(w.chunks) != len(w.vectors) or len(w.chunks) != len(w.tokens):
-                        raise ValueError(f"{w.doc.doc_id}: chunks, vectors and tokens differ in length")
+                    if len(w.chunks) != len(w.vectors):
+                        raise ValueError(f"{w.doc.doc_id}: {len(w.chunks)} chunks but {len(w.vectors)} vectors")
                     doc_id = w.doc.doc_id
                     removed += [r[0] for r in db.execute("SELECT id FROM chunks WHERE doc_id=?", (doc_id,))]
                     db.execute("DELETE FROM chunks WHERE doc_id=?", (doc_id,))
                     vecs = np.ascontiguousarray(w.vectors, dtype=np.float32)
-                    for c, v, toks in zip(w.chunks, vecs, w.tokens):
+                    for c, v in zip(w.chunks, vecs):
                         law = c.meta.get("law")
-                        tok_str, gram_str = " ".join(toks), " ".join(bigrams(c.index_text))
+                        tok_str, gram_str = " ".join(tokenize(c.index_text)), " ".join(bigrams(c.index_text))
                         cur = db.execute(
                             "INSERT INTO chunks(chunk_id, doc_id, ordinal, law, text, meta, tokens, bigrams, vector)"
                             " VALUES (?,?,?,?,?,?,?,?,?)",
-                            (c.chunk_id, doc_id, c.ordinal, law, c.text, _dumps(c.meta), tok_str, gram_str, v.tobytes()),
+                            (c.chunk_id, doc_id, c.ordinal, law, c.text, dumps(c.meta), tok_str, gram_str, v.tobytes()),
                         )
                         added_ids.append(cur.lastrowid)
                         tdocs.append((cur.lastrowid, doc_id, law, tok_str, gram_str))
@@ -285,14 +219,10 @@ class LocalStore:
                     db.execute(
                         "INSERT OR REPLACE INTO documents(doc_id, source, hash, chunks, meta, updated_at)"
                         " VALUES (?,?,?,?,?,?)",
-                        (doc_id, w.doc.source, w.doc.hash, len(w.chunks), _dumps(w.doc.meta), now),
+                        (doc_id, w.doc.source, w.doc.hash, len(w.chunks), dumps(w.doc.meta), now),
                     )
                 gen = self.generation + 1
                 self._set_meta("generation", str(gen))
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
             self._follow(gen, [w.doc.doc_id for w in batch], tdocs, removed, added_ids, added_vecs)
 
     def _follow(self, gen, doc_ids, tdocs, removed, added_ids=(), added_vecs=()) -> None:
@@ -317,10 +247,8 @@ class LocalStore:
             return 0
         with self._lock:
             self._wlock.acquire()
-            writer = self._get_writer()
-            db = self._db
-            db.execute("BEGIN IMMEDIATE")
-            try:
+            self._get_writer()
+            with transaction(self._db, self._lock) as db:
                 marks = ",".join("?" * len(doc_ids))
                 existed = db.execute(f"SELECT COUNT(*) FROM documents WHERE doc_id IN ({marks})", doc_ids).fetchone()[0]
                 removed = [r[0] for r in db.execute(f"SELECT id FROM chunks WHERE doc_id IN ({marks})", doc_ids)]
@@ -328,10 +256,6 @@ class LocalStore:
                 db.execute(f"DELETE FROM documents WHERE doc_id IN ({marks})", doc_ids)
                 gen = self.generation + 1
                 self._set_meta("generation", str(gen))
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
             self._follow(gen, doc_ids, [], removed)
             return existed
 
@@ -347,10 +271,10 @@ class LocalStore:
         rows = self._db.execute(f"SELECT id FROM chunks WHERE {' AND '.join(clauses)}", args).fetchall()
         return np.asarray([r[0] for r in rows], dtype=np.int64)
 
-    def _bm25(self, tokens: list[str], n: int, filters: Filters | None, field: str = "tokens") -> list[tuple[int, float]]:
+    def _bm25(self, terms: list[str], n: int, filters: Filters | None, field: str) -> list[tuple[int, float]]:
         import tantivy
 
-        terms = list(dict.fromkeys(t for t in tokens if t))
+        terms = list(dict.fromkeys(t for t in terms if t))
         if not terms:
             return []
         s = self._tschema
@@ -382,60 +306,28 @@ class LocalStore:
         scores, ids = self._faiss.search(q, min(n, self._faiss.ntotal), params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
 
-    def search(
-        self,
-        query_text: str,
-        query_tokens: list[str],
-        query_vector: np.ndarray | None,
-        k: int = 10,
-        mode: SearchMode = "hybrid",
-        filters: Filters | None = None,
-        fusion: FusionParams | None = None,
-    ) -> list[Hit]:
-        fusion = fusion or FusionParams()
-        n = max(k, fusion.candidates)
-        with self._indexes.shared():
-            bm25 = self._bm25(query_tokens, n, filters) if mode in ("hybrid", "bm25") else []
-            use_dense = mode in ("hybrid", "dense") and query_vector is not None
-            dense = self._dense(query_vector, n, filters) if use_dense else []
-            use_grams = mode == "hybrid" and fusion.bigram_weight > 0
-            grams = self._bm25(bigrams(query_text), n, filters, "bigrams") if use_grams else []
-        per: dict[int, dict[str, float]] = {}
-        for cid, s in bm25:
-            per.setdefault(cid, {})["bm25"] = s
-        for cid, s in dense:
-            per.setdefault(cid, {})["dense"] = s
-        for cid, s in grams:
-            per.setdefault(cid, {})["bigram"] = s
-        if mode == "bm25":
-            ranked = bm25[:k]
-        elif mode == "dense":
-            ranked = dense[:k]
-        else:
-            fused = weighted_rrf(
-                [[c for c, _ in bm25], [c for c, _ in dense], [c for c, _ in grams]],
-                [fusion.bm25_weight, fusion.dense_weight, fusion.bigram_weight],
-                fusion.rrf_k,
-            )
-            ranked = fused[:k]
-        return self._hits([cid for cid, _ in ranked], [s for _, s in ranked], per)
-
-    def _hits(self, cids: list[int], scores: list[float], per: dict[int, dict[str, float]]) -> list[Hit]:
-        if not cids:
+    def rank(self, view: View, query: str | np.ndarray, n: int, filters: Filters | None = None) -> Ranking:
+        """Row keys are SQLite chunk rowids. Keyword views segment the text exactly as write() did."""
+        if n <= 0:
             return []
+        with self._indexes.shared():
+            if view == "dense":
+                return self._dense(query, n, filters)
+            if view == "bm25":
+                return self._bm25(tokenize(query), n, filters, "tokens")
+            if view == "bigram":
+                return self._bm25(bigrams(query), n, filters, "bigrams")
+        raise ValueError(f"unknown view {view!r}; this engine ranks {', '.join(self.views)}")
+
+    def hits(self, keys: list[Hashable]) -> dict[Hashable, Hit]:
+        if not keys:
+            return {}
         with self._lock:
             rows = self._db.execute(
-                f"SELECT id, chunk_id, doc_id, text, meta FROM chunks WHERE id IN ({','.join('?' * len(cids))})", cids
+                f"SELECT id, chunk_id, doc_id, text, meta FROM chunks WHERE id IN ({','.join('?' * len(keys))})", keys
             ).fetchall()
-        by_id = {r[0]: r for r in rows}
-        hits = []
-        for cid, score in zip(cids, scores):
-            r = by_id.get(cid)
-            if r is None:  # deleted between index and registry read
-                continue
-            meta = orjson.loads(r[4])  # 200 candidates a question: orjson is ~4x the stdlib here
-            hits.append(Hit(chunk_id=r[1], doc_id=r[2], text=r[3], score=score, meta=meta, scores=per.get(cid, {})))
-        return hits
+        # orjson: ~200 candidates a question, ~4x the stdlib here
+        return {r[0]: Hit(chunk_id=r[1], doc_id=r[2], text=r[3], score=0.0, meta=orjson.loads(r[4])) for r in rows}
 
     def get_chunks(self, chunk_ids: list[str]) -> list[Hit]:
         if not chunk_ids:
@@ -452,30 +344,6 @@ class LocalStore:
             if c in by_id
         ]
 
-    def doc_hashes(self, doc_ids: list[str] | None = None) -> dict[str, str]:
-        with self._lock:
-            if doc_ids is None:
-                return dict(self._db.execute("SELECT doc_id, hash FROM documents"))
-            out: dict[str, str] = {}
-            for i in range(0, len(doc_ids), 500):  # SQLite caps bound parameters
-                part = doc_ids[i : i + 500]
-                marks = ",".join("?" * len(part))
-                out.update(self._db.execute(f"SELECT doc_id, hash FROM documents WHERE doc_id IN ({marks})", part))
-            return out
-
-    def documents(self, source: str | None = None) -> list[DocInfo]:
-        sql = "SELECT doc_id, source, hash, chunks, meta, updated_at FROM documents"
-        where = (" WHERE source=? ORDER BY doc_id", (source,)) if source else (" ORDER BY doc_id", ())
-        with self._lock:
-            rows = self._db.execute(sql + where[0], where[1]).fetchall()
-        return [DocInfo(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5]) for r in rows]
-
-    def count(self) -> dict[str, int]:
-        with self._lock:
-            docs = self._db.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
-            chunks = self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
-        return {"documents": docs, "chunks": chunks}
-
     def vectors(self) -> tuple[list[str], np.ndarray]:
         with self._lock:
             rows = self._db.execute("SELECT chunk_id, meta, vector FROM chunks ORDER BY id").fetchall()
@@ -486,7 +354,7 @@ class LocalStore:
     def flush(self) -> None:
         """Persist the dense snapshot so the next open skips rebuilding it from SQLite."""
         with self._lock:
-            if self._dense_dirty and self._wlock._fd is not None:
+            if self._dense_dirty and self._wlock.held:
                 self._save_dense()
 
     def close(self) -> None:
@@ -506,6 +374,3 @@ class LocalStore:
             self._release_writer()
             shutil.rmtree(self.path, ignore_errors=True)
 
-
-def _dumps(obj) -> str:
-    return json.dumps(obj, ensure_ascii=False, default=str)

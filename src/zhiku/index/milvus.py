@@ -17,27 +17,23 @@ makes a same-content rewrite (e.g. re-embedded) replace its rows too, and lets e
 """
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
-import os
 import re
-import sqlite3
 import threading
 import time
 import uuid
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Hashable, Iterator
 
 import numpy as np
-from filelock import FileLock, Timeout
 
 from zhiku.errors import BackendError, ConfigError, InputError, LockedError
-from zhiku.index.base import DocInfo, DocWrite, Filters, FusionParams, SearchMode
-from zhiku.index.fusion import weighted_rrf
+from zhiku.index.base import DocWrite, Filters, Ranking, View
+from zhiku.index.locks import WriterLock, flock_held
+from zhiku.index.registry import DocRegistry, RegistryReads, chunked, dumps, open_db, transaction
 from zhiku.index.tokenize import STOPWORDS
 from zhiku.types import Hit, chunk_ref
 
@@ -55,7 +51,7 @@ ANALYZER = {
     "tokenizer": "jieba",
     "filter": ["lowercase", "removepunct", {"type": "stop", "stop_words": sorted(STOPWORDS | set(_PUNCT))}],
 }
-_OUT = ["chunk_id", "doc_id", "rev", "text", "meta"]
+_OUT = ["pk", "chunk_id", "doc_id", "rev", "text", "meta"]
 
 _SCHEMA_SQL = """
 CREATE TABLE IF NOT EXISTS docs (
@@ -96,18 +92,16 @@ def _in(field: str, values: list[str]) -> str:
     return f"{field} in [{', '.join(quote(v) for v in values)}]"
 
 
-def _batches(xs: list, n: int) -> Iterator[list]:
-    for i in range(0, len(xs), n):
-        yield xs[i : i + n]
-
-
 def _fit(text: str, limit: int = MAX_VARCHAR) -> str:
     """Truncate to `limit` UTF-8 bytes on a character boundary."""
     b = text.encode("utf-8")
     return text if len(b) <= limit else b[:limit].decode("utf-8", "ignore")
 
 
-class MilvusStore:
+class MilvusStore(RegistryReads):
+    views = ("bm25", "dense")  # BM25 through the collection's jieba analyzer; no bigram index
+    concurrent = True  # views are round trips to a server that works on them in parallel (~30% off hybrid)
+
     def __init__(
         self,
         uri: str,
@@ -126,7 +120,7 @@ class MilvusStore:
         self.collection = collection_name(name, collection_prefix)
         self.registry_path = Path(registry_path)
         self._mu = threading.RLock()  # one sqlite connection, shared by threads
-        self._executor: ThreadPoolExecutor | None = None
+        self._writing = threading.Lock()  # one writing thread in this process; WriterLock covers other processes
         self._client = self._connect(token)
         try:
             self._ensure_collection()
@@ -134,16 +128,15 @@ class MilvusStore:
             self._client.close()
             raise
         self.registry_path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(self.registry_path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")  # the registry is the commit point: make it durable
-        self._db.execute("PRAGMA busy_timeout=30000")
+        # the registry is the commit point: synchronous=FULL makes it durable
+        self._db = open_db(self.registry_path, synchronous="FULL", busy_ms=30000)
         self._db.executescript(_SCHEMA_SQL)
-        self._write_lock = FileLock(str(self.registry_path) + ".lock")
+        self._registry = DocRegistry(self._db, self._mu, "docs", live=_LIVE)
+        self._wlock = WriterLock(Path(str(self.registry_path) + ".lock"), f"knowledge base '{name}' ({self.uri})")
         try:  # only if no other writer is alive: its pending rows are legitimate
-            with self._write_lock.acquire(timeout=0):
+            with self._wlock.hold():
                 self._reconcile()
-        except Timeout:
+        except LockedError:
             pass
 
     # ---- connection -------------------------------------------------------------------------------------------
@@ -159,7 +152,7 @@ class MilvusStore:
             self.is_lite = str(client.get_server_version()).startswith("milvus_lite")
             return client
         except Exception as e:
-            if local and _dir_locked(Path(self.uri)):
+            if local and flock_held(Path(self.uri) / "LOCK"):
                 raise LockedError(f"{self.uri}: another process has this milvus-lite database open "
                                   "(a local .db is single-process; serve it with `milvus-lite server`)") from e
             raise BackendError(f"Milvus at {self.uri}: {_reason(e)}") from e
@@ -217,37 +210,16 @@ class MilvusStore:
 
     # ---- registry ---------------------------------------------------------------------------------------------
 
-    @contextmanager
-    def _txn(self) -> Iterator[sqlite3.Connection]:
-        with self._mu:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+    def _txn(self):
+        return transaction(self._db, self._mu)
 
     def _rows(self, sql: str, args: tuple | list = ()) -> list[tuple]:
-        with self._mu:
-            return self._db.execute(sql, tuple(args)).fetchall()
-
-    def _committed_revs(self, doc_ids: set[str]) -> dict[str, str]:
-        out: dict[str, str] = {}
-        ids = list(doc_ids)
-        for part in _batches(ids, 900):
-            q = f"SELECT doc_id, rev FROM docs WHERE {_LIVE} AND doc_id IN ({','.join('?' * len(part))})"
-            out.update(self._rows(q, part))
-        return out
+        return self._registry.rows(sql, args)
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
-        try:
-            with self._write_lock.acquire(timeout=WRITE_LOCK_TIMEOUT):
-                yield
-        except Timeout:
-            raise LockedError(f"knowledge base '{self.name}': another process is writing "
-                              f"(lock {self.registry_path}.lock)") from None
+        with self._writing, self._wlock.hold(timeout=WRITE_LOCK_TIMEOUT):
+            yield
 
     def _delete_rows(self, expr: str) -> None:
         with self._call("delete"):
@@ -272,13 +244,13 @@ class MilvusStore:
             self._clean(ids, rev)
 
     def _clean(self, doc_ids: list[str], rev: str) -> None:
-        for part in _batches(doc_ids, EXPR_IDS):
+        for part in chunked(doc_ids, EXPR_IDS):
             self._delete_rows(f"{_in('doc_id', part)} and rev != {quote(rev)}")
         with self._txn() as db:
             db.executemany("UPDATE docs SET dirty = 0 WHERE doc_id = ? AND rev = ?", [(d, rev) for d in doc_ids])
 
     def _delete_docs(self, doc_ids: list[str]) -> None:
-        for part in _batches(doc_ids, EXPR_IDS):
+        for part in chunked(doc_ids, EXPR_IDS):
             self._delete_rows(_in("doc_id", part))
         with self._txn() as db:
             db.executemany("DELETE FROM docs WHERE doc_id = ? AND deleting = 1", [(d,) for d in doc_ids])
@@ -305,7 +277,7 @@ class MilvusStore:
                     "pk": hashlib.blake2b(f"{rev}\x00{ch.chunk_id}".encode(), digest_size=16).hexdigest(),
                     "chunk_id": ch.chunk_id, "doc_id": w.doc.doc_id, "rev": rev, "law": _fit(law, 512),
                     "ordinal": int(ch.ordinal), "text": ch.text, "index_text": _fit(ch.index_text or ch.text),
-                    "meta": json.loads(_dumps(ch.meta)), "dense": vecs[i].tolist(),
+                    "meta": json.loads(dumps(ch.meta)), "dense": vecs[i].tolist(),
                 })
         ids = list(by_id)
         with self._locked():
@@ -316,7 +288,7 @@ class MilvusStore:
                     "ON CONFLICT(doc_id) DO UPDATE SET pending_rev = excluded.pending_rev",
                     [(d, rev) for d in ids],
                 )
-            for part in _batches(rows, INSERT_ROWS):  # 2. new rows, invisible until committed
+            for part in chunked(rows, INSERT_ROWS):  # 2. new rows, invisible until committed
                 with self._call("insert"):
                     self._client.insert(self.collection, part)
             if rows and self.is_lite:
@@ -330,7 +302,7 @@ class MilvusStore:
                 db.executemany(
                     "UPDATE docs SET source = ?, hash = ?, rev = ?, chunks = ?, meta = ?, updated_at = ?, "
                     "pending_rev = NULL, dirty = 1, deleting = 0 WHERE doc_id = ?",
-                    [(w.doc.source, w.doc.hash, rev, len(w.chunks), _dumps(w.doc.meta), now, d)
+                    [(w.doc.source, w.doc.hash, rev, len(w.chunks), dumps(w.doc.meta), now, d)
                      for d, w in by_id.items()],
                 )
             self._clean(ids, rev)  # 4. old rows out
@@ -341,7 +313,7 @@ class MilvusStore:
             return 0
         with self._locked():
             self._reconcile()
-            existed = self._committed_revs(set(ids))
+            existed = self._registry.revs(ids)
             with self._txn() as db:  # from here on the docs are gone for readers; rows follow
                 db.executemany("UPDATE docs SET deleting = 1 WHERE doc_id = ?", [(d,) for d in ids])
             self._delete_docs(ids)
@@ -359,99 +331,46 @@ class MilvusStore:
 
     def _visible(self, rows: list[dict]) -> list[dict]:
         """Rows of committed versions only (hides an in-flight write and not-yet-deleted old rows)."""
-        revs = self._committed_revs({r["doc_id"] for r in rows})
+        revs = self._registry.revs(list({r["doc_id"] for r in rows}))
         return [r for r in rows if revs.get(r["doc_id"]) == r["rev"]]
 
-    def _search(self, field: str, data: Any, metric: str, limit: int, expr: str) -> list[dict]:
+    def rank(self, view: View, query: str | np.ndarray, n: int, filters: Filters | None = None) -> Ranking:
+        """Row keys are primary keys. BM25 segments the text with the collection's own jieba analyzer."""
+        if view == "dense":
+            field, metric, data = "dense", "COSINE", np.asarray(query, dtype=np.float32).reshape(-1).tolist()
+        elif view == "bm25":
+            field, metric, data = "sparse", "BM25", query
+            if not str(query).strip():
+                return []
+        else:
+            raise ValueError(f"unknown view {view!r}; this engine ranks {', '.join(self.views)}")
+        if n <= 0:
+            return []
+        # fetch 2n so that hidden rows of an in-flight write cannot starve the top n
         with self._call(f"{metric} search"):
             res = self._client.search(
-                self.collection, data=[data], anns_field=field, limit=min(limit, MAX_TOPK), filter=expr,
-                output_fields=_OUT, search_params={"metric_type": metric},
+                self.collection, data=[data], anns_field=field, limit=min(2 * n, MAX_TOPK),
+                filter=self._expr(filters), output_fields=["doc_id", "rev"], search_params={"metric_type": metric},
             )[0]
-        rows = [dict(h["entity"], distance=float(h["distance"])) for h in res]
-        return self._visible(rows)
+        rows = self._visible([dict(h["entity"], pk=h["pk"], distance=float(h["distance"])) for h in res])
+        sign = -1.0 if view == "bm25" else 1.0  # BM25 distances come back negative (best = most negative)
+        return [(r["pk"], sign * r["distance"]) for r in rows[:n]]
 
-    def _pool(self) -> ThreadPoolExecutor:
-        with self._mu:
-            if self._executor is None:
-                self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="zhiku-milvus")
-            return self._executor
-
-    def search(
-        self,
-        query_text: str,
-        query_tokens: list[str],
-        query_vector: np.ndarray | None,
-        k: int = 10,
-        mode: SearchMode = "hybrid",
-        filters: Filters | None = None,
-        fusion: FusionParams | None = None,
-    ) -> list[Hit]:
-        """BM25 runs on query_text through Milvus' own jieba analyzer (query_tokens is not needed)."""
-        if k <= 0:
-            return []
-        fusion = fusion or FusionParams()
-        expr = self._expr(filters)
-        use_bm25 = mode in ("hybrid", "bm25") and bool(query_text.strip())
-        use_dense = mode in ("hybrid", "dense") and query_vector is not None
-        if mode == "hybrid":  # a switched-off retriever is not even queried
-            use_bm25 &= fusion.bm25_weight > 0
-            use_dense &= fusion.dense_weight > 0
-        # fetch 2k in single modes so hidden rows of an in-flight write cannot starve the top k
-        n = max(k, fusion.candidates) if mode == "hybrid" else 2 * k
-        bm25, dense = [], []
-        pending = None
-        if use_dense:
-            vec = np.asarray(query_vector, dtype=np.float32).reshape(-1).tolist()
-            # both requests in flight at once: the server works on them in parallel (~30% off hybrid latency)
-            pending = self._pool().submit(self._search, "dense", vec, "COSINE", n, expr)
-        if use_bm25:  # BM25 distances come back negative (best = most negative): score = -distance
-            bm25 = [dict(r, score=-r["distance"]) for r in self._search("sparse", query_text, "BM25", n, expr)]
-        if pending is not None:
-            dense = [dict(r, score=r["distance"]) for r in pending.result()]
-        rows: dict[str, dict] = {}
-        scores: dict[str, dict[str, float]] = defaultdict(dict)
-        for key, hits in (("bm25", bm25), ("dense", dense)):
-            for r in hits:
-                rows.setdefault(r["chunk_id"], r)
-                scores[r["chunk_id"]].setdefault(key, r["score"])
-        if mode == "hybrid":
-            # Client-side weighted RRF, the very function the local engine uses: Milvus' RRFRanker cannot
-            # weight, WeightedRanker fuses scores (not ranks), and neither returns the per-retriever scores.
-            ranked = weighted_rrf(
-                [[r["chunk_id"] for r in bm25], [r["chunk_id"] for r in dense]],
-                [fusion.bm25_weight, fusion.dense_weight], fusion.rrf_k,
-            )
-        else:
-            ranked = [(r["chunk_id"], r["score"]) for r in (bm25 if mode == "bm25" else dense)]
-        return [_hit(rows[cid], score, scores[cid]) for cid, score in ranked[:k]]
+    def hits(self, keys: list[Hashable]) -> dict[Hashable, Hit]:
+        found: dict[Hashable, Hit] = {}
+        for part in chunked(list(dict.fromkeys(keys)), EXPR_IDS):
+            with self._call("get"):
+                rows = self._client.get(self.collection, ids=part, output_fields=_OUT)
+            found.update((r["pk"], _hit(r)) for r in self._visible(list(rows)))
+        return found
 
     def get_chunks(self, chunk_ids: list[str]) -> list[Hit]:
         found: dict[str, dict] = {}
-        for part in _batches(list(dict.fromkeys(chunk_ids)), EXPR_IDS):
+        for part in chunked(list(dict.fromkeys(chunk_ids)), EXPR_IDS):
             with self._call("query"):
                 rows = self._client.query(self.collection, filter=_in("chunk_id", part), output_fields=_OUT)
             found.update((r["chunk_id"], r) for r in self._visible(list(rows)))
-        return [_hit(found[c], 0.0, {}) for c in chunk_ids if c in found]
-
-    def doc_hashes(self, doc_ids: list[str] | None = None) -> dict[str, str]:
-        if doc_ids is None:
-            return dict(self._rows(f"SELECT doc_id, hash FROM docs WHERE {_LIVE}"))
-        out: dict[str, str] = {}
-        for part in _batches(list(doc_ids), 900):
-            q = f"SELECT doc_id, hash FROM docs WHERE {_LIVE} AND doc_id IN ({','.join('?' * len(part))})"
-            out.update(self._rows(q, part))
-        return out
-
-    def documents(self, source: str | None = None) -> list[DocInfo]:
-        q = f"SELECT doc_id, source, hash, chunks, meta, updated_at FROM docs WHERE {_LIVE}"
-        rows = self._rows(q + " ORDER BY doc_id") if not source else self._rows(
-            q + " AND source = ? ORDER BY doc_id", (source,))
-        return [DocInfo(d, s, h, n, json.loads(m), t) for d, s, h, n, m, t in rows]
-
-    def count(self) -> dict[str, int]:
-        n, m = self._rows(f"SELECT COUNT(*), COALESCE(SUM(chunks), 0) FROM docs WHERE {_LIVE}")[0]
-        return {"documents": int(n), "chunks": int(m)}
+        return [_hit(found[c]) for c in chunk_ids if c in found]
 
     def vectors(self) -> tuple[list[str], np.ndarray]:
         refs, vecs = [], []
@@ -477,9 +396,6 @@ class MilvusStore:
             if self._db is not None:
                 self._db.close()
                 self._db = None  # type: ignore[assignment]
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
-            self._executor = None
         if self._client is not None:
             self._client.close()
             self._client = None
@@ -492,7 +408,7 @@ class MilvusStore:
             self.close()
             for suffix in ("", "-wal", "-shm"):
                 Path(str(self.registry_path) + suffix).unlink(missing_ok=True)
-        Path(str(self.registry_path) + ".lock").unlink(missing_ok=True)
+        self._wlock.path.unlink(missing_ok=True)
 
     def __enter__(self) -> MilvusStore:
         return self
@@ -501,31 +417,10 @@ class MilvusStore:
         self.close()
 
 
-def _hit(r: dict, score: float, scores: dict[str, float]) -> Hit:
-    return Hit(chunk_id=r["chunk_id"], doc_id=r["doc_id"], text=r["text"], score=float(score),
-               meta=dict(r.get("meta") or {}), scores=dict(scores))
-
-
-def _dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, default=str)  # dates etc. in record metadata become strings
+def _hit(r: dict) -> Hit:
+    return Hit(chunk_id=r["chunk_id"], doc_id=r["doc_id"], text=r["text"], score=0.0, meta=dict(r.get("meta") or {}))
 
 
 def _reason(e: Exception) -> str:
     msg = getattr(e, "message", None) or str(e) or type(e).__name__
     return str(msg).strip()
-
-
-def _dir_locked(path: Path) -> bool:
-    """Does another process hold milvus-lite's flock on `<db dir>/LOCK`?"""
-    lock = path / "LOCK"
-    if not lock.exists():
-        return False
-    fd = os.open(lock, os.O_RDWR)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return False
-    except OSError:
-        return True
-    finally:
-        os.close(fd)

@@ -51,10 +51,6 @@ def tokenize(text: str) -> list[str]:
     return out
 
 
-def tokenize_many(texts: list[str]) -> list[list[str]]:
-    return [tokenize(t) for t in texts]
-
-
 _HAN = re.compile(r"[\u3400-\u9fff]+")
 
 

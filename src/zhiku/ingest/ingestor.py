@@ -15,7 +15,6 @@ from typing import Callable, Iterable
 from zhiku.config import Settings
 from zhiku.errors import InputError, ZhikuError
 from zhiku.index.base import DocWrite
-from zhiku.index.tokenize import tokenize
 from zhiku.ingest.chunkers import chunk_document
 from zhiku.ingest.loaders import SUPPORTED_SUFFIXES, load
 from zhiku.ingest.loaders.lines import documents_from_lines
@@ -118,8 +117,7 @@ class Ingestor:
             done += 1
             if progress:
                 progress(done, total, report.chunks, f.name)
-        if hasattr(self.kb.store, "flush"):
-            self.kb.store.flush()
+        self.kb.store.flush()
         report.seconds = time.perf_counter() - t0
         return report
 
@@ -162,7 +160,7 @@ class Ingestor:
         batch, i = [], 0
         for d, chunks in per_doc:
             n = len(chunks)
-            batch.append(DocWrite(doc=d, chunks=chunks, vectors=vectors[i : i + n], tokens=[tokenize(ch.index_text) for ch in chunks]))
+            batch.append(DocWrite(doc=d, chunks=chunks, vectors=vectors[i : i + n]))
             i += n
         self.kb.store.write(batch)
         report.chunks += len(texts)

@@ -12,12 +12,6 @@ from __future__ import annotations
 from zhiku.config import RetrievalSettings
 from zhiku.index.base import Filters, Store
 from zhiku.index.embedders import Embedder
-from zhiku.types import Hit
-
-
-def best_dense(hits: list[Hit]) -> float:
-    """The highest dense similarity among `hits` (0 for hits found by BM25 alone)."""
-    return max((h.scores.get("dense", 0.0) for h in hits), default=0.0)
 
 
 class RelevanceGate:
@@ -27,8 +21,8 @@ class RelevanceGate:
 
     def score(self, question: str, filters: Filters | None = None) -> float:
         """Similarity of the closest chunk (within `filters`) to the question."""
-        vector = self.embedder.embed_query(question)
-        return best_dense(self.store.search(question, [], vector, k=1, mode="dense", filters=filters))
+        best = self.store.rank("dense", self.embedder.embed_query(question), 1, filters)
+        return best[0][1] if best else 0.0
 
     def run(self, question: str, filters: Filters | None = None) -> bool:
         return self.score(question, filters) >= self.settings.min_relevance

@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 
 from zhiku.config import RerankSettings
-from zhiku.index.fusion import weighted_rrf
+from zhiku.retrieve.fusion import fuse_hits
 from zhiku.retrieve.rerankers import Reranker, get_reranker, passage_text
 from zhiku.types import Hit
 
@@ -24,16 +24,10 @@ class Rerank:
         if not head:
             return hits
         scores = self.reranker.score(query, [passage_text(h) for h in head])
-        by_id = {h.chunk_id: h for h in head}
         for h, s in zip(head, scores):
             h.scores["rerank"] = s
-        reranked = [h.chunk_id for h, _ in sorted(zip(head, scores), key=lambda p: -p[1])]
-        fused = weighted_rrf([[h.chunk_id for h in head], reranked], [self.first_stage_weight, 1.0], k=self.rrf_k)
-        out = []
-        for cid, score in fused:
-            h = by_id[cid]
-            h.score = score
-            out.append(h)
+        reranked = [h for h, _ in sorted(zip(head, scores), key=lambda p: -p[1])]
+        out = fuse_hits([head, reranked], [self.first_stage_weight, 1.0], self.rrf_k, key=lambda h: h.chunk_id)
         if tail and tail[0].score >= out[-1].score > 0:  # keep `score` monotone down the whole list
             scale = 0.99 * out[-1].score / tail[0].score
             for h in tail:

@@ -14,7 +14,7 @@ from typing import Callable
 
 from zhiku.config import Settings
 from zhiku.index.base import Filters, SearchMode
-from zhiku.index.fusion import weighted_rrf
+from zhiku.retrieve.fusion import fuse_hits
 from zhiku.retrieve.hybrid import HybridRetriever
 from zhiku.types import Hit
 
@@ -93,18 +93,11 @@ def fuse_expansions(original: list[Hit], expansions: list[tuple[str, list[Hit]]]
     """RRF over the original ranking (weight 1) and each expansion's. A hit only an expansion found keeps its
     similarity under `dense_<name>`, not `dense`: `dense` means similarity to the user's question, and a drafted
     article's similarity would overstate it (callers show these scores; the gate computes its own)."""
-    by_ref = {h.ref: h for h in original}  # by ref: two rankings may pick different parts of one long article
+    seen = {h.ref for h in original}  # by ref: two rankings may pick different parts of one long article
     for name, hits in expansions:
         for h in hits:
-            if h.ref not in by_ref:
-                if "dense" in h.scores:
-                    h.scores[f"dense_{name}"] = h.scores.pop("dense")
-                by_ref[h.ref] = h
-    rankings = [[h.ref for h in original]] + [[h.ref for h in hits] for _, hits in expansions]
+            if h.ref not in seen and "dense" in h.scores:
+                h.scores[f"dense_{name}"] = h.scores.pop("dense")
+            seen.add(h.ref)
     weights = [1.0] + [weight] * len(expansions)
-    out = []
-    for ref, score in weighted_rrf(rankings, weights, k=rrf_k):
-        h = by_ref[ref]
-        h.score = score
-        out.append(h)
-    return out
+    return fuse_hits([original] + [hits for _, hits in expansions], weights, rrf_k, key=lambda h: h.ref)

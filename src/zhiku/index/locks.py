@@ -1,0 +1,115 @@
+"""Locks both engines share: one writer per knowledge base across processes, many readers or one writer inside one.
+"""
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from zhiku.errors import LockedError
+
+
+class WriterLock:
+    """An exclusive cross-process lock on a knowledge base: an flock on a file that names the holder's pid, so the
+    one who is refused is told who holds it. Idempotent: acquiring a held lock is a no-op, and `hold()` releases
+    only what it took, so an outer scope (a whole ingest command) can keep it across many writes. Threads of one
+    process share it: each engine serialises its own threads."""
+
+    def __init__(self, path: Path, what: str):
+        self.path, self.what, self._fd = Path(path), what, None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def acquire(self, timeout: float = 0.0) -> None:
+        """Take the lock, waiting up to `timeout` seconds (0: fail at once) before LockedError."""
+        if self._fd is not None:
+            return
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+                    os.close(fd)
+                    raise LockedError(
+                        f"{self.what}: locked by another process (pid {holder}); try again when it is done"
+                    ) from None
+                time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing drops the flock
+            self._fd = None
+
+    @contextmanager
+    def hold(self, timeout: float = 0.0) -> Iterator[None]:
+        taken = not self.held
+        self.acquire(timeout)
+        try:
+            yield
+        finally:
+            if taken:
+                self.release()
+
+
+def flock_held(path: Path) -> bool:
+    """Does another process hold an flock on `path` (e.g. milvus-lite's own LOCK file)?"""
+    if not Path(path).exists():
+        return False
+    fd = os.open(path, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+
+
+class SharedLock:
+    """Many readers or one writer, for in-memory indexes: faiss and tantivy searches are thread-safe and faiss
+    releases the GIL, so concurrent questions scan vectors side by side instead of queueing behind one lock
+    (served retrieval was capped at one search at a time); mutating an index waits for them."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._writing = False
+
+    @contextmanager
+    def shared(self) -> Iterator[None]:
+        with self._cond:
+            self._cond.wait_for(lambda: not self._writing)
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                if not self._readers:
+                    self._cond.notify_all()
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        with self._cond:
+            self._cond.wait_for(lambda: not self._writing and not self._readers)
+            self._writing = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writing = False
+                self._cond.notify_all()

@@ -1,0 +1,91 @@
+"""The locks both engines share: one writer per KB across processes (refused with the holder's pid), idempotent
+holding, and many readers or one writer inside a process."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from zhiku.errors import LockedError
+from zhiku.index.locks import SharedLock, WriterLock, flock_held
+
+HOLDER = "import sys, time; from zhiku.index.locks import WriterLock; l = WriterLock(sys.argv[1], 'kb'); " \
+         "l.acquire(); print('held', flush=True); time.sleep(float(sys.argv[2]))"
+
+
+def _holder(path, seconds):
+    p = subprocess.Popen([sys.executable, "-c", HOLDER, str(path), str(seconds)], stdout=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == "held"
+    return p
+
+
+def test_another_process_is_refused_at_once_with_the_holders_pid(tmp_path):
+    path = tmp_path / "LOCK"
+    p = _holder(path, 30)
+    try:
+        lock = WriterLock(path, "knowledge base 'x'")
+        t = time.monotonic()
+        with pytest.raises(LockedError, match=rf"knowledge base 'x': locked by another process \(pid {p.pid}\)"):
+            lock.acquire()
+        assert time.monotonic() - t < 1 and not lock.held and flock_held(path)
+    finally:
+        p.kill()
+        p.wait()
+    lock.acquire()  # free once the holder is gone (a crashed holder frees it too: the kernel drops the flock)
+    assert lock.held and path.read_text() == str(__import__("os").getpid())
+    lock.release()
+    assert not flock_held(path)
+
+
+def test_a_timeout_waits_for_the_holder(tmp_path):
+    path = tmp_path / "LOCK"
+    p = _holder(path, 1.0)
+    try:
+        lock = WriterLock(path, "kb")
+        t = time.monotonic()
+        with lock.hold(timeout=20):
+            waited = time.monotonic() - t
+            assert lock.held
+        assert 0.3 < waited < 15 and not lock.held
+    finally:
+        p.kill()
+        p.wait()
+
+
+def test_hold_releases_only_what_it_took(tmp_path):
+    lock = WriterLock(tmp_path / "LOCK", "kb")
+    lock.acquire()
+    with lock.hold():
+        pass
+    assert lock.held  # an outer holder (a whole ingest command) keeps it across writes
+    lock.release()
+    with lock.hold():
+        assert lock.held
+    assert not lock.held
+
+
+def test_shared_lock_lets_readers_overlap_and_writers_wait():
+    rw, order, errors = SharedLock(), [], []
+    both_in = threading.Barrier(3, timeout=5)  # two readers inside at once, and the main thread
+
+    def reader(i):
+        try:
+            with rw.shared():
+                both_in.wait()
+                time.sleep(0.1)
+                order.append(f"r{i}")
+        except Exception as e:  # a barrier timeout: readers did not overlap
+            errors.append(e)
+
+    threads = [threading.Thread(target=reader, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    both_in.wait()
+    with rw.exclusive():  # must wait for both readers to leave
+        order.append("w")
+    for t in threads:
+        t.join()
+    assert not errors and order[-1] == "w" and sorted(order[:2]) == ["r0", "r1"]
