@@ -4,7 +4,7 @@
 
 Starts the stand-in (bench/standin_upstream.py: latency + tokens/rate per answer) and `zhiku serve` with the
 openai LLM backend pointed at it, as subprocesses on free loopback ports; then runs the load tester
-(zhiku.bench.loadtest) in this process at a lower CPU priority than the servers, since all three share the box.
+(zhiku.loadtest.client) in this process at a lower CPU priority than the servers, since all three share the box.
 RAG-layer overhead = client latency - the stand-in's fixed answer time. Prints the report, the overhead, the
 CPU each process used and the floors of issue 4; exit 1 when a floor is missed.
 """
@@ -23,9 +23,9 @@ import httpx
 import psutil
 from rich.console import Console
 
-from zhiku.bench.loadtest import LoadConfig, load_questions, report_table, run_load
-from zhiku.bench.process import free_port, wait_ready
-from zhiku.bench.standin import StandinConfig
+from zhiku.loadtest.client import LoadConfig, load_questions, report_table, run_load
+from zhiku.loadtest.process import free_port, wait_ready
+from zhiku.loadtest.standin import StandinConfig
 
 REPO = Path(__file__).resolve().parents[1]
 FLOORS = {"overhead_p50_ms": 100.0, "overhead_p99_ms": 1000.0, "req_per_s": 50.0}

@@ -1,4 +1,4 @@
-"""Stand-in OpenAI-compatible upstream for serving benchmarks (see zhiku.bench.standin).
+"""Stand-in OpenAI-compatible upstream for serving benchmarks (see zhiku.loadtest.standin).
 
     python bench/standin_upstream.py --port 8011 --tokens 50 --rate 50 --latency 0
     export ZHIKU_LLM__BACKEND=openai ZHIKU_LLM__BASE_URL=http://127.0.0.1:8011/v1 ZHIKU_LLM__MODEL=standin
@@ -11,7 +11,7 @@ import argparse
 
 import uvicorn
 
-from zhiku.bench.standin import StandinApp, StandinConfig
+from zhiku.loadtest.standin import StandinApp, StandinConfig
 
 
 def main() -> None:

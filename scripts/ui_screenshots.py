@@ -19,7 +19,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # the browser helper lives with the UI tests
 from tests.serve.ui.browser import browser_page, external, missing  # noqa: E402
-from zhiku.bench.process import free_port, wait_ready  # noqa: E402
+from zhiku.loadtest.process import free_port, wait_ready  # noqa: E402
 
 QUESTION = "劳动合同的试用期最长可以约定多久？"
 SEARCH = "经济补偿 计算"

@@ -7,13 +7,23 @@ Every default runs offline on a 2-core CPU box.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+
+class _SecretMarker:
+    """Marks a credential field: the one list of what `Settings.to_public_dict` masks (tests walk every field)."""
+
+
+SECRET = _SecretMarker()
+Secret = Annotated[str, SECRET]
+MASK = "***"
 
 
 class EmbedderSettings(BaseModel):
@@ -23,7 +33,7 @@ class EmbedderSettings(BaseModel):
     backend: Literal["use", "e5", "sentence-transformers", "openai"] = "use"
     model: str = ""
     base_url: str = ""
-    api_key: str = ""
+    api_key: Secret = ""
     batch_size: int = 64
     threads: int = 2
     timeout: float = 60.0
@@ -38,7 +48,7 @@ class StoreSettings(BaseModel):
     # milvus: a Milvus server or cluster (or `milvus-lite server`) at `uri`, one collection per KB
     backend: Literal["local", "milvus"] = "local"
     uri: str = ""
-    token: str = ""
+    token: Secret = ""
     collection_prefix: str = "zhiku_"
 
 
@@ -48,7 +58,7 @@ class LLMSettings(BaseModel):
     backend: Literal["llama-cpp", "openai"] = "llama-cpp"
     model: str = "qwen2.5-1.5b"
     base_url: str = ""
-    api_key: str = ""
+    api_key: Secret = ""
     n_ctx: int = 4096
     # 0 = auto: all cores for the one-shot CLI, all but one in `zhiku serve` (see `threads`). llama.cpp's threads
     # wait on each other every token: with one of two cores busy (retrieval, another request, any other process)
@@ -105,7 +115,7 @@ class RerankSettings(BaseModel):
     rrf_k: int = 10
     model: str = ""
     base_url: str = ""
-    api_key: str = ""
+    api_key: Secret = ""
     timeout: float = 30.0
     batch_size: int = 32
 
@@ -170,7 +180,7 @@ class EvalSettings(BaseModel):
     # llm backend when that is `openai` (a judge should be at least as strong as the model it grades).
     judge_base_url: str = ""
     judge_model: str = ""
-    judge_api_key: str = ""
+    judge_api_key: Secret = ""
     judge_timeout: float = 120.0
 
 
@@ -216,6 +226,37 @@ class Settings(BaseSettings):
     def kb_root(self) -> Path:
         return self.home / "kb"
 
+    def to_public_dict(self) -> dict:
+        """The settings as JSON data, safe to show: every Secret field and every credential inside a URL masked."""
+        return _masked(self, self.model_dump(mode="json"))
+
+
+# user:password@ in any URL, and query parameters that carry a key or token (?api_key=, &token=, &sig=...)
+_URL_USERINFO = re.compile(r"(?<=://)[^/?#\s]*@")
+_URL_SECRET_PARAM = re.compile(r"([?&;][^=&#\s]*(?:key|token|secret|passw|pwd|auth|sig)[^=&#\s]*=)[^&#\s]*", re.I)
+
+
+def mask_url_credentials(value: Any) -> Any:
+    """`value` (a string, or lists and dicts of them) with URL credentials replaced by ***."""
+    if isinstance(value, str):
+        return _URL_SECRET_PARAM.sub(rf"\1{MASK}", _URL_USERINFO.sub(f"{MASK}@", value))
+    if isinstance(value, list):
+        return [mask_url_credentials(v) for v in value]
+    if isinstance(value, dict):
+        return {k: mask_url_credentials(v) for k, v in value.items()}
+    return value
+
+
+def _masked(model: BaseModel, data: dict) -> dict:
+    for name, field in type(model).model_fields.items():
+        value = getattr(model, name)
+        if SECRET in field.metadata:
+            data[name] = MASK if value else value  # an empty one stays visibly unset
+        elif isinstance(value, BaseModel):
+            _masked(value, data[name])
+        else:
+            data[name] = mask_url_credentials(data[name])
+    return data
 
 
 @lru_cache(maxsize=1)

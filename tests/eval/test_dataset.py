@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from zhiku.errors import InputError
-from zhiku.eval.dataset import load_dataset
+from zhiku.eval.dataset import load_answer_set, load_dataset
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -76,3 +76,12 @@ def test_shipped_unanswerable_set():
                     "facts_not_in_statutes", "off_topic"}
     off_topic = load_dataset(REPO / "samples" / "eval" / "off_topic.jsonl", require_gold=False)
     assert {q.query for q in off_topic} <= {q.query for q in qs}
+
+
+def test_answer_set_limits_the_dataset_and_marks_unanswerable_files(tmp_path):
+    rows = (json.dumps({"qid": str(i), "query": f"问题{i}", "gold": ["a"]}) for i in range(3))
+    ds = write(tmp_path / "ds.jsonl", *rows)
+    un = write(tmp_path / "un.jsonl", json.dumps({"qid": "u", "query": "无关", "gold": ["b"], "answerable": True}))
+    qs = load_answer_set(ds, [un], limit=2)
+    assert [(q.qid, q.answerable) for q in qs] == [("0", True), ("1", True), ("u", False)]
+    assert len(load_answer_set(ds)) == 3

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from zhiku.bench.process import free_port
+from zhiku.loadtest.process import free_port
 from zhiku.config import Settings
 from zhiku.errors import ConfigError
 from zhiku.eval.judge import FaithfulnessJudge, build_judge_messages, parse_verdict

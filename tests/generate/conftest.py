@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from zhiku.bench.process import free_port
+from zhiku.loadtest.process import free_port
 
 SMALL = "qwen2.5-0.5b"
 
@@ -20,7 +20,7 @@ SMALL = "qwen2.5-0.5b"
 def small_gguf() -> Path:
     """The 0.5B GGUF. Assembled (once per machine) into the same models_dir `zhiku models prepare` uses."""
     from zhiku.config import Settings
-    from zhiku.generate.models import resolve_model
+    from zhiku.models.bundled import resolve_model
 
     return resolve_model(SMALL, Settings().models_dir)
 

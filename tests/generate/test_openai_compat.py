@@ -8,7 +8,7 @@ import json
 import httpx
 import pytest
 
-from zhiku.bench.process import free_port
+from zhiku.loadtest.process import free_port
 from zhiku.config import LLMSettings
 from zhiku.errors import BackendError, ConfigError
 from zhiku.generate import get_llm

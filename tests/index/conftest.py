@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from zhiku.bench.process import free_port
+from zhiku.loadtest.process import free_port
 
 from zhiku.index.base import DocWrite
 from zhiku.types import Chunk, Document

@@ -476,7 +476,7 @@ def test_unreachable_milvus_is_a_backend_error(engine, tmp_path):
     from zhiku.errors import BackendError
     from zhiku.index.milvus import MilvusStore
 
-    from zhiku.bench.process import free_port
+    from zhiku.loadtest.process import free_port
 
     port = free_port()
     with pytest.raises(BackendError, match=rf"Milvus at http://127.0.0.1:{port}"):

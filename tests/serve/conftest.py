@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from zhiku.bench.process import free_port
+from zhiku.loadtest.process import free_port
 
 pytest.importorskip("llama_cpp")
 

@@ -10,7 +10,7 @@ import pytest
 
 from tests.serve.conftest import start_server
 from tests.serve.test_kb_jobs import SMALL_LAW, wait_job
-from zhiku.bench.standin import StandinApp, StandinConfig
+from zhiku.loadtest.standin import StandinApp, StandinConfig
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 """/v1/rerank served by zhiku, and the http rerank backend as its client, over real loopback HTTP."""
 import pytest
 
-from zhiku.bench.process import free_port
+from zhiku.loadtest.process import free_port
 from zhiku.errors import BackendError
 from zhiku.retrieve.rerankers.e5 import E5Reranker
 from zhiku.retrieve.rerankers.http import HttpReranker

@@ -11,7 +11,7 @@ schemathesis = pytest.importorskip("schemathesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis.errors import Unsatisfiable  # noqa: E402
 
-from tests.bench.conftest import standin  # noqa: E402,F401 - a fixture
+from tests.loadtest.conftest import standin  # noqa: E402,F401 - a fixture
 from tests.serve.conftest import start_server  # noqa: E402
 
 # per operation and mode: ~25 s for the whole API; ZHIKU_FUZZ_EXAMPLES=200 for a deeper run

@@ -97,6 +97,26 @@ def test_fit_without_pairs_says_so(pairs):
         fit(qv[:0], qv[:0], corpus.vectors)
 
 
+def test_train_adapter_records_how_it_was_fitted(civil_kb, pairs, tmp_path):
+    from zhiku.eval.dataset import Query
+    from zhiku.train.query_adapter import FitParams, train_adapter, training_set
+
+    queries = [Query(str(i), q["query"], q["gold"]) for i, q in enumerate(pairs[0][:40])]
+    queries.append(Query("x", "离婚后孩子归谁", ["不在库中的法#第一条"]))
+    data = training_set(civil_kb, queries, tmp_path / "pairs.jsonl")
+    assert data.left_out == 1 and len(data.questions) == 40
+    stages: dict[str, tuple[int, int]] = {}
+    adapter = train_adapter(civil_kb.embedder, data, FitParams(epochs=3), folds=2,
+                            progress=lambda stage, i, n: stages.__setitem__(stage, (i, n)))
+    assert stages == {"embed questions": (40, 40), "2-fold cross-validation": (2, 2), "fit": (3, 3)}
+    info = adapter.info
+    assert (info["kb"], info["dataset"], info["questions"]) == ("civil", "pairs.jsonl", 40)
+    assert info["cross_validation"]["folds"] == 2 and info["params"]["epochs"] == 3
+    assert adapter.seen([q.query for q in queries]) == 40  # what flags an evaluation on them as in-sample
+    with pytest.raises(InputError, match="none.jsonl: no question has its gold article in knowledge base 'civil'"):
+        train_adapter(civil_kb.embedder, training_set(civil_kb, queries[-1:], tmp_path / "none.jsonl"))
+
+
 # ---- the command --------------------------------------------------------------------------------------------------
 
 ZHIKU = [sys.executable, "-m", "zhiku.cli"]

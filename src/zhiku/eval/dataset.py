@@ -66,3 +66,15 @@ def load_dataset(path: Path, require_gold: bool = True) -> list[Query]:
     if not out:
         raise InputError(f"{path}: no queries")
     return out
+
+
+def load_answer_set(dataset: Path, unanswerable: list[Path] | None = None, limit: int = 0) -> list[Query]:
+    """The questions of an answer evaluation: the first `limit` of `dataset` (0 = all), then every question of
+    the `unanswerable` files (small: always whole), unanswerable whatever their records say."""
+    queries = load_dataset(dataset, require_gold=False)[: limit or None]
+    for path in unanswerable or []:
+        extra = load_dataset(path, require_gold=False)
+        for q in extra:
+            q.answerable = False
+        queries += extra
+    return queries

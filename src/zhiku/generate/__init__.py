@@ -1,4 +1,4 @@
-"""Answer generation: the LLM protocol, its backends, the bundled models and the Chinese prompts.
+"""Answer generation: the LLM protocol, its backends and the Chinese prompts (bundled model files: zhiku.models).
 
 `get_llm` picks the backend from settings. Backends are imported lazily, so importing zhiku.generate never
 imports llama_cpp (or loads a model).
@@ -45,7 +45,7 @@ def get_llm(settings: LLMSettings, models_dir: Path) -> LLM:
             return _cache[key]
     if settings.backend == "llama-cpp":
         from zhiku.generate.llama_cpp import LlamaCppLLM
-        from zhiku.generate.models import resolve_model
+        from zhiku.models.bundled import resolve_model
 
         path = resolve_model(settings.model, Path(models_dir)).resolve()
         key = ("llama-cpp", str(path), settings.n_ctx, settings.threads)

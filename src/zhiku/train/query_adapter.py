@@ -4,15 +4,20 @@ The loss is a softmax over every chunk of the KB (the retrieval task itself, no 
 chunks x 512-d one full-batch step over 600 questions is two ~15 GFLOP products, ~2 s on 2 cores. Adam on
 W = I + delta, with weight decay pulling delta to zero so a question unlike any training one keeps its vector.
 `cross_validate` reports what a user should expect on questions the fit never saw (k folds over the questions).
+`train_adapter` is the whole of `zhiku train adapter`: a dataset and a KB in, a QueryAdapter that records how.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
 from zhiku.errors import InputError
+from zhiku.eval.dataset import Query
+from zhiku.index.embedders.adapter import QueryAdapter, question_key
 from zhiku.index.embedders.base import normalize
 
 
@@ -147,3 +152,67 @@ def cross_validate(
 
     return {"folds": folds, "seed": seed, "questions": len(questions), "identity": pooled(before),
             "adapted": pooled(after)}
+
+
+@dataclass
+class TrainingSet:
+    """The questions of a dataset whose gold articles are in a KB, with that KB's vectors."""
+
+    kb: str
+    source: Path  # the dataset file
+    corpus: Corpus
+    questions: list[str]
+    gold: list[list[str]]  # per question, its gold articles that are in the KB
+    left_out: int  # questions none of whose gold articles is in the KB
+
+
+def training_set(kb, queries: list[Query], source: Path) -> TrainingSet:
+    refs, vectors = kb.store.vectors()
+    if not refs:
+        raise InputError(f"knowledge base '{kb.name}' is empty: ingest documents first")
+    corpus = Corpus.from_rows(refs, vectors)
+    known = set(corpus.refs)
+    usable = [q for q in queries if any(g in known for g in q.gold)]
+    return TrainingSet(kb.name, Path(source), corpus, [q.query for q in usable],
+                       [[g for g in q.gold if g in known] for q in usable], len(queries) - len(usable))
+
+
+def train_adapter(
+    embedder,
+    data: TrainingSet,
+    params: FitParams = FitParams(),
+    folds: int = 5,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> QueryAdapter:
+    """An adapter for `embedder` fitted on all of `data`, after `folds`-fold cross-validation (0 = skip). Its
+    info records the data, the parameters, the held-out metrics and the questions' hashes (evaluations on them
+    are flagged as in-sample). `progress(stage, done, total)` per step of each stage."""
+    if not data.questions:
+        raise InputError(f"{data.source}: no question has its gold article in knowledge base '{data.kb}'")
+    report = progress or (lambda stage, done, total: None)
+    base = getattr(embedder, "base", embedder)  # fit on raw question vectors, not adapted ones
+    n = len(data.questions)
+    report("embed questions", 0, n)
+    qv = np.empty((n, base.dim), dtype=np.float32)
+    for i, q in enumerate(data.questions):
+        qv[i] = base.embed_query(q)
+        report("embed questions", i + 1, n)
+    cv = None
+    if folds:
+        stage = f"{folds}-fold cross-validation"
+        report(stage, 0, folds)
+        cv = cross_validate(qv, data.gold, data.corpus, params, folds, progress=lambda i, k: report(stage, i, k))
+    report("fit", 0, params.epochs)
+    t0 = time.perf_counter()
+    targets, _ = data.corpus.positives(data.gold)
+    weight = fit(qv, targets, data.corpus.vectors, params, progress=lambda i, k, loss: report("fit", i, k))
+    info = {"kb": data.kb, "dataset": data.source.name, "questions": n, "chunks": len(data.corpus.groups),
+            "params": asdict(params), "fit_seconds": round(time.perf_counter() - t0, 1), "cross_validation": cv,
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "question_sha1": sorted(question_key(q) for q in data.questions)}
+    return QueryAdapter(weight, base.name, info)
+
+
+def adapter_path(home: Path, kb: str) -> Path:
+    """Where `zhiku train adapter` saves a KB's adapter unless told otherwise."""
+    return home / "adapters" / f"{kb}.npz"

@@ -9,8 +9,8 @@ import time
 import pytest
 
 from zhiku.errors import ConfigError, ModelNotFoundError
-from zhiku.generate import models
-from zhiku.generate.models import BUNDLED, BundledModel, list_models, prepare_models, resolve_model
+from zhiku.models import bundled as models
+from zhiku.models.bundled import BUNDLED, BundledModel, list_models, prepare_models, resolve_model
 
 
 @pytest.fixture()

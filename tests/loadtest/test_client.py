@@ -6,9 +6,9 @@ import json
 
 from typer.testing import CliRunner
 
-from tests.bench.conftest import LABOUR_QUESTIONS, STANDIN, start_stack
-from zhiku.bench.loadtest import KINDS, LoadConfig, load_questions, percentiles, run_load
-from zhiku.bench.process import free_port
+from tests.loadtest.conftest import LABOUR_QUESTIONS, STANDIN, start_stack
+from zhiku.loadtest.client import KINDS, LoadConfig, load_questions, percentiles, run_load
+from zhiku.loadtest.process import free_port
 
 
 def test_percentiles_nearest_rank():

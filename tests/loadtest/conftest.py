@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pytest
 
 from tests.serve.conftest import start_server
-from zhiku.bench.standin import StandinApp, StandinConfig
+from zhiku.loadtest.standin import StandinApp, StandinConfig
 
 # short answers keep the tests fast: 10 tokens at 200/s after 20 ms = 70 ms upstream per answer
 STANDIN = StandinConfig(tokens=10, rate=200.0, latency=0.02)

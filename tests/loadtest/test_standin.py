@@ -5,7 +5,7 @@ import time
 
 import httpx
 
-from tests.bench.conftest import STANDIN
+from tests.loadtest.conftest import STANDIN
 from zhiku.generate.base import Sampling, Usage
 from zhiku.generate.openai_compat import OpenAICompatLLM
 

