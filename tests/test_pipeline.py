@@ -48,8 +48,10 @@ def test_collect_answer_of_a_stream_without_one():
 
 
 def test_sampling_reaches_the_model(law_pipe):
+    assert law_pipe.settings.llm.max_tokens > 10
     answer = law_pipe.ask("劳动合同的试用期最长是多久？", sampling=Sampling(max_tokens=3, temperature=0.0))
-    assert answer.grounded and 0 < answer.usage["completion_tokens"] <= 3
+    # 3 tokens, not the configured max (llama.cpp's count takes in one evaluation more than it yields)
+    assert answer.grounded and 0 < answer.usage["completion_tokens"] <= 4 and len(answer.text) < 12
 
 
 def test_follow_up_is_condensed(law_pipe):
