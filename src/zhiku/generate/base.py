@@ -12,8 +12,9 @@ Message = dict[str, str]  # {"role": "system"|"user"|"assistant", "content": ...
 
 @dataclass
 class Sampling:
-    """How one generation samples. Built once per answer by `from_settings(...).with_overrides(...)`, at the
-    caller (route, CLI), and handed down unchanged to the LLM."""
+    """How one generation samples. Built once per answer by `from_settings(...).with_overrides(...)` (a route,
+    from its request; RagPipeline from the settings alone when the caller gives none, as the CLI does) and
+    handed down unchanged to the LLM."""
 
     max_tokens: int = 512
     temperature: float = 0.1
