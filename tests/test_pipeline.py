@@ -1,6 +1,12 @@
 """The golden path with the real small bundled model: grounded, cited, streamed; honest when there is no basis."""
+import asyncio
+
+import pytest
+
+from zhiku.errors import ZhikuError
+from zhiku.generate.base import Sampling
 from zhiku.generate.prompts import NO_BASIS_ANSWER
-from zhiku.pipeline import DoneEvent, SourcesEvent, TokenEvent
+from zhiku.pipeline import DoneEvent, SourcesEvent, TokenEvent, acollect_answer, collect_answer
 
 
 def test_stream_order_and_grounded_answer(law_pipe):
@@ -21,6 +27,31 @@ def test_no_basis_for_off_topic(law_pipe):
     answer = law_pipe.ask("红烧肉怎么做才好吃？")
     assert not answer.grounded
     assert answer.text == NO_BASIS_ANSWER and answer.citations == [] and answer.sources == []
+
+
+def test_collect_answer_sync_and_async(law_pipe):
+    question = "红烧肉怎么做才好吃？"  # no basis: the answer comes without a generation
+    answer = collect_answer(law_pipe.stream(question))
+    assert answer.text == NO_BASIS_ANSWER and answer.question == question
+    answer = asyncio.run(acollect_answer(law_pipe.astream(law_pipe.prepare(question))))
+    assert answer.text == NO_BASIS_ANSWER and not answer.grounded and answer.timings["total_ms"] > 0
+
+
+def test_collect_answer_of_a_stream_without_one():
+    async def tokens():
+        yield TokenEvent("半")
+
+    with pytest.raises(ZhikuError, match="without an answer"):
+        collect_answer(iter([TokenEvent("半")]))
+    with pytest.raises(ZhikuError, match="without an answer"):
+        asyncio.run(acollect_answer(tokens()))
+
+
+def test_sampling_reaches_the_model(law_pipe):
+    assert law_pipe.settings.llm.max_tokens > 10
+    answer = law_pipe.ask("劳动合同的试用期最长是多久？", sampling=Sampling(max_tokens=3, temperature=0.0))
+    # 3 tokens, not the configured max (llama.cpp's count takes in one evaluation more than it yields)
+    assert answer.grounded and 0 < answer.usage["completion_tokens"] <= 4 and len(answer.text) < 12
 
 
 def test_follow_up_is_condensed(law_pipe):

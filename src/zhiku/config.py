@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 
@@ -68,7 +68,9 @@ class LLMSettings(BaseModel):
     max_tokens: int = 512
     temperature: float = 0.1
     top_p: float = 0.9
-    top_k: int = 40
+    # top-k sampling, named apart from retrieval.top_k (the number of sources) as the HTTP API names it;
+    # `top_k` here (ZHIKU_LLM__TOP_K) is its deprecated old name, still read
+    sample_top_k: int = Field(40, validation_alias=AliasChoices("sample_top_k", "top_k"))
     timeout: float = 120.0
 
     @property

@@ -2,15 +2,17 @@
 
 One `RagPipeline` serves the CLI, the HTTP API and the web UI. It is split into `prepare` (everything before
 generation) and `finish` (everything after), so the sync `stream()` and the server's async `astream()` share all
-logic and differ only in how tokens are pulled from the LLM.
+logic and differ only in how tokens are pulled from the LLM. A non-streaming reply is the same event stream,
+collected by `collect_answer` / `acollect_answer`.
 """
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import AsyncIterator, Iterator
+from typing import AsyncIterable, AsyncIterator, Iterable, Iterator
 
 from zhiku.config import Settings
+from zhiku.errors import ZhikuError
 from zhiku.generate.base import LLM, Message, Sampling, Usage
 from zhiku.generate.prompts import (
     NO_BASIS_ANSWER,
@@ -70,14 +72,6 @@ class RagPipeline:
         self.searcher = Searcher(kb, settings, llm=lambda: self.llm)
         self.gate = RelevanceGate(kb.store, kb.embedder, settings.retrieval)
 
-    def sampling(self, **overrides) -> Sampling:
-        s = self.settings.llm
-        out = Sampling(max_tokens=s.max_tokens, temperature=s.temperature, top_p=s.top_p, top_k=s.top_k)
-        for k, v in overrides.items():
-            if v is not None:
-                setattr(out, k, v)
-        return out
-
     # ---------- before generation ----------
     def condense(self, question: str, history: list[Message] | None) -> str:
         """Rewrite a follow-up into a standalone question using the last turns (no-op without history)."""
@@ -132,9 +126,14 @@ class RagPipeline:
     def _no_basis(self, p: Prepared) -> Answer:
         return self.finish(p, NO_BASIS_ANSWER, Usage(), ttft_ms=(time.perf_counter() - p.t0) * 1000)
 
+    def _sampling(self, sampling: Sampling | None) -> Sampling:
+        return sampling if sampling is not None else Sampling.from_settings(self.settings.llm)
+
     # ---------- the two drivers ----------
+    # `sampling`: how to generate, built by the caller from its request (None: the configured defaults)
     def stream(self, question: str, history: list[Message] | None = None, filters: Filters | None = None,
-               top_k: int | None = None, rerank: bool | None = None, **sampling) -> Iterator[Event]:
+               top_k: int | None = None, rerank: bool | None = None,
+               sampling: Sampling | None = None) -> Iterator[Event]:
         p = self.prepare(question, history, top_k=top_k, filters=filters, rerank=rerank)
         yield SourcesEvent(p.sources, p.question, p.grounded, p.timings["retrieval_ms"])
         if not p.grounded:
@@ -142,14 +141,14 @@ class RagPipeline:
             yield DoneEvent(self._no_basis(p))
             return
         usage, parts, ttft = Usage(), [], None
-        for delta in self.llm.stream(p.messages, self.sampling(**sampling), usage):
+        for delta in self.llm.stream(p.messages, self._sampling(sampling), usage):
             if ttft is None:
                 ttft = (time.perf_counter() - p.t0) * 1000
             parts.append(delta)
             yield TokenEvent(delta)
         yield DoneEvent(self.finish(p, "".join(parts), usage, ttft))
 
-    async def astream(self, p: Prepared, **sampling) -> AsyncIterator[Event]:
+    async def astream(self, p: Prepared, sampling: Sampling | None = None) -> AsyncIterator[Event]:
         """Async generation for a `prepare`d question (the server runs `prepare` in a worker thread)."""
         yield SourcesEvent(p.sources, p.question, p.grounded, p.timings["retrieval_ms"])
         if not p.grounded:
@@ -157,7 +156,7 @@ class RagPipeline:
             yield DoneEvent(self._no_basis(p))
             return
         usage, parts, ttft = Usage(), [], None
-        async for delta in self.llm.astream(p.messages, self.sampling(**sampling), usage):
+        async for delta in self.llm.astream(p.messages, self._sampling(sampling), usage):
             if ttft is None:
                 ttft = (time.perf_counter() - p.t0) * 1000
             parts.append(delta)
@@ -165,7 +164,24 @@ class RagPipeline:
         yield DoneEvent(self.finish(p, "".join(parts), usage, ttft))
 
     def ask(self, question: str, history: list[Message] | None = None, **kw) -> Answer:
-        for ev in self.stream(question, history, **kw):
-            if isinstance(ev, DoneEvent):
-                return ev.answer
-        raise RuntimeError("pipeline ended without an answer")  # unreachable: stream always ends with DoneEvent
+        return collect_answer(self.stream(question, history, **kw))
+
+
+def collect_answer(events: Iterable[Event]) -> Answer:
+    """The answer of an event stream, for a caller that does not stream (the stream ends with it)."""
+    for ev in events:
+        if isinstance(ev, DoneEvent):
+            return ev.answer
+    raise _no_answer()
+
+
+async def acollect_answer(events: AsyncIterable[Event]) -> Answer:
+    """`collect_answer` of an async event stream (a server route's)."""
+    async for ev in events:
+        if isinstance(ev, DoneEvent):
+            return ev.answer
+    raise _no_answer()
+
+
+def _no_answer() -> ZhikuError:
+    return ZhikuError("pipeline ended without an answer")  # unreachable: every stream ends with a DoneEvent

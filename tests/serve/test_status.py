@@ -20,6 +20,7 @@ def test_status_reports_backends_indexes_and_metrics(server):
         s = c.get("/api/status").json()
     assert s["generation"]["backend"] == "llama-cpp" and s["generation"]["model"] == "qwen2.5-0.5b"
     assert s["generation"]["loaded"] and s["ready"] and s["auth"]
+    assert s["generation"]["sample_top_k"] == 40 and s["retrieval"]["top_k"] >= 1  # one top_k per section
     assert s["embedding"]["backend"] == "use" and s["store"]["backend"] == "local"
     laws = next(i for i in s["indexes"] if i["name"] == "laws")
     assert laws["documents"] == 1 and laws["chunks"] > 50 and laws["disk_bytes"] > 100_000 and laws["dim"] > 0

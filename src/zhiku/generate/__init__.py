@@ -12,22 +12,10 @@ from zhiku.config import LLMSettings
 from zhiku.errors import ConfigError
 from zhiku.generate.base import LLM, Message, Sampling, Usage
 
-__all__ = ["LLM", "Message", "Sampling", "Usage", "get_llm", "sampling_from_settings", "clear_llm_cache"]
+__all__ = ["LLM", "Message", "Sampling", "Usage", "get_llm", "clear_llm_cache"]
 
 _cache: dict[tuple, LLM] = {}
 _cache_lock = threading.Lock()
-
-
-def sampling_from_settings(settings: LLMSettings, **overrides) -> Sampling:
-    s = Sampling(
-        max_tokens=settings.max_tokens,
-        temperature=settings.temperature,
-        top_p=settings.top_p,
-        top_k=settings.top_k,
-    )
-    for k, v in overrides.items():
-        setattr(s, k, v)
-    return s
 
 
 def get_llm(settings: LLMSettings, models_dir: Path) -> LLM:

@@ -1,23 +1,45 @@
 """The LLM protocol: chat messages in, streamed text out."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import AsyncIterator, Iterator, Protocol, runtime_checkable
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, AsyncIterator, Iterator, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from zhiku.config import LLMSettings
 
 Message = dict[str, str]  # {"role": "system"|"user"|"assistant", "content": ...}
 
 
 @dataclass
 class Sampling:
+    """How one generation samples. Built once per answer by `from_settings(...).with_overrides(...)` (a route,
+    from its request; RagPipeline from the settings alone when the caller gives none, as the CLI does) and
+    handed down unchanged to the LLM."""
+
     max_tokens: int = 512
     temperature: float = 0.1
     top_p: float = 0.9
-    top_k: int = 40
+    top_k: int = 40  # the LLM's top-k sampling: llm.sample_top_k in settings, `sample_top_k` in the HTTP API
     stop: list[str] = field(default_factory=list)
     # ask for one JSON object, optionally of this JSON schema ({} = any object): OpenAI `response_format`
     # {"type": "json_object", "schema": ...}, which llama_cpp.server turns into a grammar (vLLM honours the type).
     # What lets a small judge model answer in parseable JSON. The in-process llama.cpp backend ignores it.
     json_schema: dict | None = None
+
+    @classmethod
+    def from_settings(cls, llm: LLMSettings) -> Sampling:
+        return cls(max_tokens=llm.max_tokens, temperature=llm.temperature, top_p=llm.top_p, top_k=llm.sample_top_k)
+
+    def with_overrides(
+        self,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        top_k: int | None = None,
+    ) -> Sampling:
+        """A copy with the values a request gave; None (a field the request left out) keeps this one's."""
+        given = {"max_tokens": max_tokens, "temperature": temperature, "top_p": top_p, "top_k": top_k}
+        return replace(self, **{k: v for k, v in given.items() if v is not None})
 
 
 @dataclass

@@ -40,6 +40,18 @@ CONDENSE_SYSTEM_PROMPT = (
     "补全省略的主语、对象和法律名称。只输出改写后的问题，不要回答，不要解释。"
 )
 
+# Query understanding before retrieval (retrieve/rewrite.py, retrieve/hyde.py): each output is searched beside
+# the original question, never shown to the user.
+REWRITE_PROMPT = (
+    "你是中国法律检索助手。把用户的口语化法律问题改写成一句检索用语：使用法律条文中的规范术语"
+    "（如“用人单位”“劳动者”“解除劳动合同”“赔偿责任”），可以补充可能适用的法律名称。只输出改写后的一句话，不要解释。"
+)
+
+HYDE_PROMPT = (
+    "你是中国法律专家。针对用户的问题，写出一条最可能适用的中国法律条文的内容（仿照法条的措辞，"
+    "以“第X条”开头，不超过120字）。不要解释，不要写问题以外的内容。"
+)
+
 _HISTORY_CHARS = 300  # per history message, in prompts
 
 
@@ -196,6 +208,7 @@ def fix_citations(text: str, sources: list[Hit]) -> str:
 __all__ = [
     "ANSWER_HINT",
     "CONDENSE_SYSTEM_PROMPT",
+    "HYDE_PROMPT",
     "NO_BASIS_ANSWER",
     "NO_BASIS_ANSWER_EN",
     "SYSTEM_PROMPT",
@@ -209,4 +222,5 @@ __all__ = [
     "MODEL_NO_ANSWER",
     "mentioned_sources",
     "parse_citations",
+    "REWRITE_PROMPT",
 ]

@@ -4,11 +4,7 @@ layperson's question does. Searched beside the original question and fused (retr
 from __future__ import annotations
 
 from zhiku.generate.base import LLM, instruct
-
-HYDE_PROMPT = (
-    "你是中国法律专家。针对用户的问题，写出一条最可能适用的中国法律条文的内容（仿照法条的措辞，"
-    "以“第X条”开头，不超过120字）。不要解释，不要写问题以外的内容。"
-)
+from zhiku.generate.prompts import HYDE_PROMPT
 
 
 class HydeWriter:

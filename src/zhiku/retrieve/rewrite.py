@@ -6,11 +6,7 @@ from __future__ import annotations
 import re
 
 from zhiku.generate.base import LLM, instruct
-
-REWRITE_PROMPT = (
-    "你是中国法律检索助手。把用户的口语化法律问题改写成一句检索用语：使用法律条文中的规范术语"
-    "（如“用人单位”“劳动者”“解除劳动合同”“赔偿责任”），可以补充可能适用的法律名称。只输出改写后的一句话，不要解释。"
-)
+from zhiku.generate.prompts import REWRITE_PROMPT
 
 
 class QueryRewriter:

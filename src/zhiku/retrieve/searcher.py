@@ -13,16 +13,18 @@ import time
 from typing import Callable
 
 from zhiku.config import Settings
+from zhiku.generate.base import LLM
 from zhiku.index.base import Filters, SearchMode
+from zhiku.kb import KnowledgeBase
 from zhiku.retrieve.fusion import fuse_hits
 from zhiku.retrieve.hybrid import HybridRetriever
 from zhiku.types import Hit
 
-LLMSource = Callable[[], object]  # the LLM is loaded only when a stage that needs it is switched on
+LLMSource = Callable[[], LLM]  # the LLM is loaded only when a stage that needs it is switched on
 
 
 class Searcher:
-    def __init__(self, kb, settings: Settings, llm: LLMSource | None = None):
+    def __init__(self, kb: KnowledgeBase, settings: Settings, llm: LLMSource | None = None):
         self.kb, self.settings, self._llm = kb, settings, llm
         self.retriever = HybridRetriever(kb.store, kb.embedder, settings.retrieval)
         self._rerank = None

@@ -16,14 +16,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from zhiku.config import Settings
 from zhiku.errors import OverloadedError, ZhikuError
+from zhiku.serve.body_limit import BodyLimitMiddleware
+from zhiku.serve.errors import error_body, error_of
 from zhiku.serve.state import AppState
 
 log = logging.getLogger("zhiku.serve")
 access = logging.getLogger("zhiku.access")
-
-
-def error_body(kind: str, message: str) -> dict:
-    return {"error": {"type": kind, "message": message}}
 
 
 def _validation_message(exc: RequestValidationError) -> str:
@@ -44,7 +42,7 @@ def install_error_handlers(app: FastAPI) -> None:
             exc, OverloadedError) else None
         if exc.http_status >= 500 and not isinstance(exc, OverloadedError):
             log.error("%s: %s", type(exc).__name__, exc)
-        return JSONResponse(error_body(type(exc).__name__, str(exc)), exc.http_status, headers=headers)
+        return JSONResponse(error_of(exc), exc.http_status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):
@@ -92,7 +90,6 @@ class ObserveMiddleware:
 
 
 def create_app(settings: Settings, warm_up: bool = True) -> FastAPI:
-    from zhiku.serve.body_limit import BodyLimitMiddleware
     from zhiku.serve.routes import chunks, jobs, kb, keys, ops, openai, rag, rerank, sessions, status, ui
 
     state = AppState(settings)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from starlette.responses import JSONResponse
 
-from zhiku.serve.app import error_body
+from zhiku.serve.errors import error_body
 
 
 class _BodyTooLarge(Exception):

@@ -18,7 +18,7 @@ from typing import AsyncIterator
 import anyio
 
 from zhiku.errors import OverloadedError, RequestTimeoutError, TooManyRequestsError
-from zhiku.generate.base import Message
+from zhiku.generate.base import Message, Sampling
 from zhiku.index.base import Filters
 from zhiku.pipeline import DoneEvent, Event, RagPipeline
 from zhiku.serve.metrics import Metrics
@@ -152,8 +152,7 @@ async def run_rag(
     top_k: int | None = None,
     filters: Filters | None = None,
     rerank: bool | None = None,
-    sample_top_k: int | None = None,  # the LLM's top-k sampling (`top_k` is the number of sources retrieved)
-    **sampling,
+    sampling: Sampling | None = None,
 ) -> AsyncIterator[Event]:
     """Events of one answer: prepare (retrieval, condense) in a worker thread, then `pipe.astream`.
 
@@ -167,7 +166,7 @@ async def run_rag(
     )
     ticket.retrieval_done((p.timings.get("condense_ms", 0.0) + p.timings.get("retrieval_ms", 0.0)) / 1000)
     metrics.retrieval.observe(p.timings.get("retrieval_ms", 0.0) / 1000)
-    events = pipe.astream(p, top_k=sample_top_k, **sampling)
+    events = pipe.astream(p, sampling)
     try:
         while True:
             try:

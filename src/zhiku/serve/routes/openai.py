@@ -12,10 +12,13 @@ import numpy as np
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
+from zhiku.config import LLMSettings
 from zhiku.errors import InputError, KBNotFoundError, ZhikuError
-from zhiku.pipeline import DoneEvent, TokenEvent
+from zhiku.generate.base import Sampling
+from zhiku.pipeline import DoneEvent, TokenEvent, acollect_answer
 from zhiku.serve.auth import KeyInfo
 from zhiku.serve.deps import get_state, user
+from zhiku.serve.errors import error_of
 from zhiku.serve.generation import run_rag
 from zhiku.serve.responses import GatedSSE
 from zhiku.serve.routes.rag import MAX_QUERY, check_query
@@ -38,6 +41,11 @@ class ChatCompletionRequest(BaseModel):
     max_completion_tokens: int | None = Field(None, ge=1, le=4096)
     temperature: float | None = Field(None, ge=0, le=2)
     top_p: float | None = Field(None, gt=0, le=1)
+
+    def sampling(self, llm: LLMSettings) -> Sampling:
+        return Sampling.from_settings(llm).with_overrides(
+            max_tokens=self.max_completion_tokens or self.max_tokens, temperature=self.temperature, top_p=self.top_p
+        )
 
 
 class EmbeddingRequest(BaseModel):
@@ -71,8 +79,8 @@ async def chat_completions(
     history = [{"role": m.role, "content": m.content} for m in req.messages[:-1] if m.role in ("user", "assistant")]
     pipe = await state.apipeline(kb)
     ticket = state.gate.admit(key.id if key else None)
-    sampling = {"max_tokens": req.max_completion_tokens or req.max_tokens, "temperature": req.temperature, "top_p": req.top_p}
-    events = run_rag(pipe, ticket, state.metrics, question, history or None, **sampling)
+    sampling = req.sampling(state.settings.llm)
+    events = run_rag(pipe, ticket, state.metrics, question, history or None, sampling=sampling)
     cid, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
 
     def usage(a) -> dict:
@@ -81,19 +89,15 @@ async def chat_completions(
 
     if not req.stream:
         try:
-            async for ev in events:
-                if isinstance(ev, DoneEvent):
-                    a = ev.answer
-                    return {
-                        "id": cid, "object": "chat.completion", "created": created, "model": req.model,
-                        "choices": [{"index": 0, "message": {"role": "assistant", "content": a.text},
-                                     "finish_reason": "stop"}],
-                        "usage": usage(a),
-                        "citations": [c.to_dict() for c in a.citations],
-                    }  # fmt: skip
+            a = await acollect_answer(events)
         finally:
             ticket.close()
-        raise ZhikuError("pipeline ended without an answer")
+        return {
+            "id": cid, "object": "chat.completion", "created": created, "model": req.model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": a.text}, "finish_reason": "stop"}],
+            "usage": usage(a),
+            "citations": [c.to_dict() for c in a.citations],
+        }  # fmt: skip
 
     def chunk(delta: dict, finish: str | None = None, **extra) -> str:
         body = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": req.model,
@@ -111,7 +115,7 @@ async def chat_completions(
                     yield {"data": chunk({}, "stop", usage=usage(a), citations=[c.to_dict() for c in a.citations])}
             yield {"data": "[DONE]"}
         except ZhikuError as e:
-            yield {"data": json.dumps({"error": {"type": type(e).__name__, "message": str(e)}}, ensure_ascii=False)}
+            yield {"data": json.dumps(error_of(e), ensure_ascii=False)}
         finally:
             await events.aclose()
 

@@ -8,28 +8,37 @@ import anyio
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
+from zhiku.config import LLMSettings
 from zhiku.errors import InputError, ZhikuError
+from zhiku.generate.base import Sampling
 from zhiku.index.base import Filters
-from zhiku.pipeline import DoneEvent, SourcesEvent, TokenEvent
+from zhiku.pipeline import DoneEvent, SourcesEvent, TokenEvent, acollect_answer
 from zhiku.serve.auth import KeyInfo
 from zhiku.serve.deps import get_state, user, viewer
+from zhiku.serve.errors import error_of
 from zhiku.serve.generation import run_rag
 from zhiku.serve.responses import GatedSSE
 from zhiku.serve.state import AppState
+from zhiku.types import Answer
 
 router = APIRouter(tags=["rag"])
 # a hard cap on any query field; the configurable, usually smaller server.max_query_chars is checked after
 MAX_QUERY = 100_000
 
 
-class Sampling(BaseModel):
+class SamplingFields(BaseModel):
     max_tokens: int | None = Field(None, ge=1, le=4096)
     temperature: float | None = Field(None, ge=0, le=2)
     top_p: float | None = Field(None, gt=0, le=1)
     sample_top_k: int | None = Field(None, ge=0, le=1000)  # the LLM's top-k sampling; `top_k` is retrieval's
 
+    def sampling(self, llm: LLMSettings) -> Sampling:
+        return Sampling.from_settings(llm).with_overrides(
+            max_tokens=self.max_tokens, temperature=self.temperature, top_p=self.top_p, top_k=self.sample_top_k
+        )
 
-class ChatRequest(Sampling):
+
+class ChatRequest(SamplingFields):
     model_config = ConfigDict(extra="forbid")
     query: str = Field(min_length=1, max_length=MAX_QUERY)
     kb: str | None = None
@@ -87,24 +96,23 @@ async def chat(req: ChatRequest, state: AppState = Depends(get_state), key: KeyI
         history = await anyio.to_thread.run_sync(state.sessions.history, req.session_id)
     pipe = await state.apipeline(kb)  # 404 for an unknown KB, before any queueing
     ticket = state.gate.admit(key.id if key else None)  # 503 now when the queue is full, 429 over the key limit
-    sampling = req.model_dump(include={"max_tokens", "temperature", "top_p", "sample_top_k"})
     filters = Filters(laws=req.laws) if req.laws else None
-    events = run_rag(pipe, ticket, state.metrics, req.query, history, top_k=req.top_k, filters=filters, rerank=req.rerank, **sampling)
+    sampling = req.sampling(state.settings.llm)
+    events = run_rag(pipe, ticket, state.metrics, req.query, history, top_k=req.top_k, filters=filters,
+                     rerank=req.rerank, sampling=sampling)  # fmt: skip
 
-    async def remember(ev: DoneEvent) -> None:
+    async def remember(answer: Answer) -> None:
         if req.session_id:
-            cites = [c.to_dict() for c in ev.answer.citations]
-            await anyio.to_thread.run_sync(state.sessions.append, req.session_id, req.query, ev.answer.text, cites)
+            cites = [c.to_dict() for c in answer.citations]
+            await anyio.to_thread.run_sync(state.sessions.append, req.session_id, req.query, answer.text, cites)
 
     if not req.stream:
         try:
-            async for ev in events:
-                if isinstance(ev, DoneEvent):
-                    await remember(ev)
-                    return {**ev.answer.to_dict(), "kb": kb, "session_id": req.session_id}
+            answer = await acollect_answer(events)
+            await remember(answer)
         finally:
             ticket.close()
-        raise ZhikuError("pipeline ended without an answer")
+        return {**answer.to_dict(), "kb": kb, "session_id": req.session_id}
 
     async def sse():
         try:
@@ -114,11 +122,11 @@ async def chat(req: ChatRequest, state: AppState = Depends(get_state), key: KeyI
                 elif isinstance(ev, TokenEvent):
                     yield {"event": "token", "data": _json({"text": ev.text})}
                 elif isinstance(ev, DoneEvent):
-                    await remember(ev)
+                    await remember(ev.answer)
                     yield {"event": "citations", "data": _json([c.to_dict() for c in ev.answer.citations])}
                     yield {"event": "done", "data": _json(done_payload(ev, req.session_id))}
         except ZhikuError as e:  # headers are gone: the error travels as an event
-            yield {"event": "error", "data": _json({"error": {"type": type(e).__name__, "message": str(e)}})}
+            yield {"event": "error", "data": _json(error_of(e))}
         finally:
             await events.aclose()
 

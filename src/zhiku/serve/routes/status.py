@@ -38,7 +38,8 @@ async def status(state: AppState = Depends(get_state), _key=Depends(user)):
         "generation": {
             "backend": s.llm.backend, "model": s.llm.model, "base_url": s.llm.base_url or None,
             "loaded": state.ready, "threads": s.llm.model_copy(update={"shared_cpu": True}).threads,
-            "max_tokens": s.llm.max_tokens, "temperature": s.llm.temperature, "top_p": s.llm.top_p, "top_k": s.llm.top_k,
+            "max_tokens": s.llm.max_tokens, "temperature": s.llm.temperature, "top_p": s.llm.top_p,
+            "sample_top_k": s.llm.sample_top_k,
         },
         "embedding": {"backend": s.embedder.backend, "model": s.embedder.model or None},
         "store": {"backend": s.store.backend, "uri": s.store.uri or None},

@@ -24,7 +24,7 @@ function save() {
 export function setDefaults(status) {
   const g = status.generation;
   defaults = {
-    temperature: g.temperature, top_p: g.top_p, sample_top_k: g.top_k, max_tokens: g.max_tokens,
+    temperature: g.temperature, top_p: g.top_p, sample_top_k: g.sample_top_k, max_tokens: g.max_tokens,
     retrieval_k: status.retrieval.top_k,
   };
   renderParams();

@@ -51,7 +51,7 @@ export function renderStatus() {
       ])),
       h("section", { class: "card" }, h("h4", {}, t("status.server")), kv([
         ["status.version", s.version], ["status.ready", yes(s.ready)], ["status.auth", yes(s.auth)],
-        ["status.defaults", `T=${g.temperature} · top-p=${g.top_p} · top-k=${g.top_k} · ${g.max_tokens}`],
+        ["status.defaults", `T=${g.temperature} · top-p=${g.top_p} · top-k=${g.sample_top_k} · ${g.max_tokens}`],
       ]))),
     h("h3", { class: "section-title" }, t("status.metrics"),
       h("span", { class: "muted small" }, t("status.updated", { time: new Date().toLocaleTimeString() }))),
