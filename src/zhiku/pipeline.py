@@ -75,7 +75,7 @@ class RagPipeline:
     # ---------- before generation ----------
     def condense(self, question: str, history: list[Message] | None) -> str:
         """Rewrite a follow-up into a standalone question using the last turns (no-op without history)."""
-        return Condenser(self.llm, self.settings.chat.history_turns).run(question, history)
+        return Condenser(self.llm, self.settings.chat.history_turns).condense(question, history)
 
     def prepare(
         self,
@@ -93,7 +93,7 @@ class RagPipeline:
             timings["condense_ms"] = (t1 - t0) * 1000
         rs = self.settings.retrieval
         hits = self.searcher.run(standalone, k=top_k or rs.top_k, filters=filters, timings=timings, rerank=rerank)
-        grounded = bool(hits) and self.gate.run(standalone, filters)
+        grounded = bool(hits) and self.gate.has_basis(standalone, filters)
         timings["retrieval_ms"] = (time.perf_counter() - t1) * 1000
         if not grounded:
             hits = []

@@ -73,7 +73,7 @@ def evaluate_retrieval(
         text = q.query
         if stage.condense and q.history:
             condenser = condenser or Condenser(searcher.llm(), searcher.settings.chat.history_turns)
-            text = trace["condensed"] = condenser.run(q.query, q.history)
+            text = trace["condensed"] = condenser.condense(q.query, q.history)
         hits = searcher.run(
             text, k=kmax, mode=stage.mode, rerank=stage.rerank, rewrite=stage.rewrite, hyde=stage.hyde, trace=trace
         )

@@ -10,7 +10,8 @@ class Condenser:
     def __init__(self, llm: LLM, turns: int = 3, max_tokens: int = 96):
         self.llm, self.turns, self.max_tokens = llm, turns, max_tokens
 
-    def run(self, question: str, history: list[Message] | None) -> str:
+    def condense(self, question: str, history: list[Message] | None) -> str:
+        """The standalone question: `question` itself when there is no history."""
         recent = (history or [])[-2 * self.turns :]
         if not recent:
             return question

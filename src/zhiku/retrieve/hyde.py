@@ -11,5 +11,5 @@ class HydeWriter:
     def __init__(self, llm: LLM, max_tokens: int = 128):
         self.llm, self.max_tokens = llm, max_tokens
 
-    def run(self, query: str) -> str:
+    def draft(self, query: str) -> str:
         return instruct(self.llm, HYDE_PROMPT, query, self.max_tokens).strip() or query

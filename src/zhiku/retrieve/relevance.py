@@ -24,5 +24,5 @@ class RelevanceGate:
         best = self.store.rank("dense", self.embedder.embed_query(question), 1, filters)
         return best[0][1] if best else 0.0
 
-    def run(self, question: str, filters: Filters | None = None) -> bool:
+    def has_basis(self, question: str, filters: Filters | None = None) -> bool:
         return self.score(question, filters) >= self.settings.min_relevance

@@ -13,7 +13,7 @@ class QueryRewriter:
     def __init__(self, llm: LLM, max_tokens: int = 96):
         self.llm, self.max_tokens = llm, max_tokens
 
-    def run(self, query: str) -> str:
+    def rewrite(self, query: str) -> str:
         return clean_rewrite(instruct(self.llm, REWRITE_PROMPT, query, self.max_tokens), query)
 
 

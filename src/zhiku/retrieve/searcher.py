@@ -68,7 +68,7 @@ class Searcher:
             t = time.perf_counter()
             from zhiku.retrieve.rewrite import QueryRewriter
 
-            text = QueryRewriter(self.llm(), qs.max_tokens).run(query)
+            text = QueryRewriter(self.llm(), qs.max_tokens).rewrite(query)
             timings["rewrite_ms"] = (time.perf_counter() - t) * 1000
             if trace is not None:
                 trace["rewrite"] = text
@@ -78,7 +78,7 @@ class Searcher:
             t = time.perf_counter()
             from zhiku.retrieve.hyde import HydeWriter
 
-            draft = HydeWriter(self.llm(), qs.max_tokens).run(query)
+            draft = HydeWriter(self.llm(), qs.max_tokens).draft(query)
             timings["hyde_ms"] = (time.perf_counter() - t) * 1000
             if trace is not None:
                 trace["hyde"] = draft
