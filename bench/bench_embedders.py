@@ -1,6 +1,7 @@
 """Pick the default embedder by measurement: ingest speed and STARD retrieval on the demo laws, per backend.
 
-    python bench/bench_embedders.py --backends use,e5 --home /tmp/bench_emb
+    python bench/bench_embedders.py --backends use,e5 --home /tmp/bench_emb \
+        [--dataset ../shared/data/stard/dev_in_demo.jsonl]
 
 Ingests samples/laws (26 files, ~3,400 articles) with each bundled embedder, then evaluates dense-only and
 hybrid retrieval on shared/data/stard/dev_in_demo.jsonl (386 dev questions whose gold articles are in the demo).
@@ -15,13 +16,15 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-DATASET = REPO.parent / "shared" / "data" / "stard" / "dev_in_demo.jsonl"
+DATASET = REPO.parent / "shared" / "data" / "stard" / "dev_in_demo.jsonl"  # the default --dataset
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--backends", default="use,e5")
     ap.add_argument("--home", default="/tmp/bench_emb")
+    ap.add_argument("--dataset", type=Path, default=DATASET,
+                    help="STARD-format jsonl (default: ../shared/data/stard/dev_in_demo.jsonl beside the repo)")
     args = ap.parse_args()
     from zhiku.config import EmbedderSettings, Settings
     from zhiku.eval.retrieval import evaluate_retrieval, load_dataset
@@ -29,7 +32,7 @@ def main() -> None:
     from zhiku.kb import KnowledgeBases
     from zhiku.retrieve.hybrid import HybridRetriever
 
-    queries = load_dataset(DATASET)
+    queries = load_dataset(args.dataset)
     rows = {}
     for backend in args.backends.split(","):
         home = Path(args.home) / backend

@@ -1,6 +1,7 @@
 """Search latency p50/p95 per mode (BM25, dense, hybrid) on a knowledge base, query embedding included.
 
-    python bench/bench_search.py --home /tmp/full --kb laws [--milvus-uri http://127.0.0.1:19530] [--queries 200]
+    python bench/bench_search.py --home /tmp/full --kb laws [--milvus-uri http://127.0.0.1:19530] [--queries 200] \
+        [--dataset ../shared/data/stard/dev.jsonl]
 
 With --milvus-uri the local KB's chunks and vectors are copied into a Milvus collection (no re-embedding)
 and both engines are measured side by side on the same queries (STARD dev questions) and the same data.
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-DEV = Path(__file__).resolve().parents[2] / "shared" / "data" / "stard" / "dev.jsonl"
+DEV = Path(__file__).resolve().parents[2] / "shared" / "data" / "stard" / "dev.jsonl"  # the default --dataset
 
 
 def copy_to_milvus(local, uri: str, name: str, registry: Path):
@@ -79,6 +80,8 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--k", type=int, default=100, help="fused results returned (the floor is for top 100)")
     ap.add_argument("--milvus-uri", default="")
+    ap.add_argument("--dataset", type=Path, default=DEV,
+                    help="jsonl with a query per line (default: ../shared/data/stard/dev.jsonl beside the repo)")
     args = ap.parse_args()
     os.environ["ZHIKU_HOME"] = args.home
     from zhiku.config import get_settings
@@ -87,7 +90,8 @@ def main() -> None:
 
     s = get_settings()
     kb = KnowledgeBases(s).open(args.kb)
-    queries = [json.loads(line)["query"] for line in DEV.read_text(encoding="utf-8").splitlines()[: args.queries]]
+    lines = args.dataset.read_text(encoding="utf-8").splitlines()[: args.queries]
+    queries = [json.loads(line)["query"] for line in lines]
     modes = ["bm25", "dense", "hybrid"]
     result = {
         "machine": f"{platform.machine()} {os.cpu_count()} cores",

@@ -1,5 +1,10 @@
-"""Shared fixtures: an isolated ZHIKU_HOME per session, the small bundled model for generation tests, and one
-real knowledge base built from real statutes in samples/laws (ingested once per session)."""
+"""Shared fixtures: an isolated ZHIKU_HOME per session, the small bundled model for generation tests, one real
+knowledge base built from real statutes in samples/laws (ingested once per session), the small data files in
+tests/fixtures, and the one way to reach data outside the repository (`external_data`).
+
+The suite reads nothing outside the clone unless told to: corpus-scale tests take their data from environment
+variables (ZHIKU_TEST_CORPUS, see `law_corpus`) and skip without them. `.ci/run` sets them when the shared data
+sits beside the clone."""
 from __future__ import annotations
 
 import os
@@ -10,13 +15,46 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "samples" / "laws"
-SHARED = REPO.parent / "shared" / "data"
+FIXTURES = REPO / "tests" / "fixtures"  # small extracts shipped with the tests (tests/fixtures/README.md)
 # A few well-known laws: fast to embed, enough for real retrieval and answers.
 LAW_FILES = [
     SAMPLES / "社会法" / "劳动合同法(2012-12-28).md",
     SAMPLES / "民法典" / "婚姻家庭编.md",
     SAMPLES / "民法商法" / "消费者权益保护法(2013-10-25).md",
 ]
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def external_data(var: str, what: str) -> Path:
+    """The data file outside the repository that environment variable `var` names, for corpus-scale tests.
+
+    Unset: the test skips, in CI too (a clone may well have no corpus beside it). Set to a path that does not
+    exist: the test skips, except under CI=true, where it fails: there a set variable promises the data."""
+    value = os.environ.get(var, "").strip()
+    if not value:
+        pytest.skip(f"{what}: set {var} to its path to run this test")
+    path = Path(value).expanduser()
+    if not path.is_file():
+        message = f"{var}={value}: no such file ({what})"
+        if in_ci():
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture(scope="session")
+def law_corpus() -> Path:
+    """The full law corpus (shared/data/laws/articles.jsonl.gz, 58,536 articles), from ZHIKU_TEST_CORPUS."""
+    return external_data("ZHIKU_TEST_CORPUS", "the full law corpus articles.jsonl.gz")
+
+
+@pytest.fixture(scope="session")
+def fixtures() -> Path:
+    """tests/fixtures: corpus articles and STARD questions small enough to ship (see its README.md)."""
+    return FIXTURES
 
 
 @pytest.fixture(scope="session")

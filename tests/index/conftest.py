@@ -1,4 +1,4 @@
-"""Fixtures for the store contract: both engines, real law articles, seeded unit vectors.
+"""Fixtures for the store contract: both engines, real law articles (tests/fixtures), seeded unit vectors.
 
 `make_store` opens a store of the engine under test; calling it again with the same name opens a second
 object on the same location (path or Milvus uri + registry), which is how reopen and crash tests look.
@@ -6,7 +6,6 @@ The Milvus engine runs against a real `milvus-lite server` process shared by the
 """
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import subprocess
@@ -23,7 +22,6 @@ from zhiku.loadtest.process import free_port
 from zhiku.index.base import DocWrite
 from zhiku.types import Chunk, Document
 
-ARTICLES = Path("/work/shared/data/laws/articles.jsonl.gz")
 DIM = 16
 LAWS = {  # 10 articles each: 劳动合同法 第十七–二十六条 (第十九条 answers 试用期最长多久), 劳动法 总则, a shipping rule
     "中华人民共和国劳动合同法": [f"第{n}条" for n in "十七 十八 十九 二十 二十一 二十二 二十三 二十四 二十五 二十六".split()],
@@ -37,14 +35,13 @@ SHORT = {"中华人民共和国劳动合同法": "ldht", "中华人民共和国�
 
 
 @pytest.fixture(scope="session")
-def records() -> list[dict]:
+def records(fixtures) -> list[dict]:
     want = {f"{law}#{a}" for law, arts in LAWS.items() for a in arts}
     out = {}
-    with gzip.open(ARTICLES, "rt", encoding="utf-8") as f:
-        for line in f:
-            r = json.loads(line)
-            if r["id"] in want and r["id"] not in out:
-                out[r["id"]] = r
+    for line in (fixtures / "articles.jsonl").read_text(encoding="utf-8").splitlines():
+        r = json.loads(line)
+        if r["id"] in want and r["id"] not in out:
+            out[r["id"]] = r
     assert len(out) == 30, sorted(want - set(out))
     return [out[f"{law}#{a}"] for law, arts in LAWS.items() for a in arts]
 

@@ -13,8 +13,6 @@ import pytest
 
 from zhiku.errors import InputError
 
-DEV_IN_DEMO = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "stard" / "dev_in_demo.jsonl"
-
 
 @pytest.fixture(scope="module")
 def civil_kb(tmp_path_factory, law_files):
@@ -35,7 +33,13 @@ def civil_kb(tmp_path_factory, law_files):
 
 
 @pytest.fixture(scope="module")
-def pairs(civil_kb):
+def stard_civil(fixtures) -> list[dict]:
+    """The 293 STARD dev questions whose gold articles all lie in 民法典, 劳动合同法 or 消费者权益保护法."""
+    return [json.loads(x) for x in (fixtures / "stard_civil.jsonl").read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.fixture(scope="module")
+def pairs(civil_kb, stard_civil):
     """STARD dev questions whose gold articles are all in the test KB, their raw question vectors, the corpus."""
     from zhiku.train.query_adapter import Corpus
 
@@ -43,9 +47,9 @@ def pairs(civil_kb):
     refs, vectors = kb.store.vectors()
     corpus = Corpus.from_rows(refs, vectors)
     known = set(corpus.refs)
-    qs = [json.loads(x) for x in DEV_IN_DEMO.read_text(encoding="utf-8").splitlines()]
-    qs = [q for q in qs if all(g in known for g in q["gold"])]
+    qs = stard_civil
     assert len(qs) >= 200, len(qs)
+    assert not [q["qid"] for q in qs if not all(g in known for g in q["gold"])]  # each gold article is in the KB
     base = getattr(kb.embedder, "base", kb.embedder)
     qv = np.stack([base.embed_query(q["query"]) for q in qs])
     return qs, qv, corpus
@@ -130,12 +134,12 @@ def run(home: Path, *args: str, check: int | None = 0, **env) -> subprocess.Comp
     return p
 
 
-def test_train_adapter_command_end_to_end(tmp_path, law_files):
+def test_train_adapter_command_end_to_end(tmp_path, law_files, stard_civil):
     home = tmp_path / "home"
     run(home, "ingest", str(law_files[0]), "--kb", "laws", "--create")
     data = tmp_path / "pairs.jsonl"
-    lines = [json.loads(x) for x in DEV_IN_DEMO.read_text(encoding="utf-8").splitlines()]
-    lines = [q for q in lines if all(g.startswith("中华人民共和国劳动合同法#") for g in q["gold"])]
+    lines = [q for q in stard_civil if all(g.startswith("中华人民共和国劳动合同法#") for g in q["gold"])]
+    assert len(lines) >= 10, len(lines)
     other = {"qid": "x", "query": "离婚后孩子归谁", "gold": ["中华人民共和国民法典#第一千零八十四条"]}  # not in this KB
     data.write_text("".join(json.dumps(q, ensure_ascii=False) + "\n" for q in [*lines, other]), encoding="utf-8")
     out = tmp_path / "a.npz"

@@ -2,14 +2,12 @@ import gzip
 import json
 import re
 import time
-from pathlib import Path
 
 import pytest
 
 from zhiku.errors import EmptyInputError, InputError
 from zhiku.ingest.loaders import load, load_path
 
-CORPUS = Path("/work/shared/data/laws/articles.jsonl.gz")
 ARTICLE = {
     "id": "中华人民共和国民法典#第一千零七十九条",
     "law": "中华人民共和国民法典",
@@ -116,10 +114,9 @@ def test_json_without_records(tmp_path):
         load_path(path)
 
 
-@pytest.mark.skipif(not CORPUS.is_file(), reason="shared corpus not present")
-def test_full_corpus_streams_fast():
+def test_full_corpus_streams_fast(law_corpus):
     start = time.perf_counter()
-    result = load(CORPUS)
+    result = load(law_corpus)
     elapsed = time.perf_counter() - start
     assert len(result.documents) == 58536 and result.warnings == []
     assert elapsed < 20, elapsed
