@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import time
 from pathlib import Path
@@ -43,7 +42,7 @@ def main() -> None:
         c.create("demo")
         kb = c.open("demo")
         t = time.perf_counter()
-        report = Ingestor(kb, s).run([REPO / "samples" / "laws"])
+        report = Ingestor(kb, s).ingest([REPO / "samples" / "laws"])
         secs = time.perf_counter() - t
         r = HybridRetriever(kb.store, kb.embedder, s.retrieval)
         rows[backend] = {

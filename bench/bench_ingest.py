@@ -29,7 +29,7 @@ def main() -> None:
     c = KnowledgeBases(s)
     c.create(args.kb)
     kb = c.open(args.kb)
-    report = Ingestor(kb, s).run(args.paths)
+    report = Ingestor(kb, s).ingest(args.paths)
     kb.close()
     print(json.dumps({
         "documents": report.added + report.updated,

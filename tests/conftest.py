@@ -111,7 +111,7 @@ def law_kb(tmp_path_factory):
     c = KnowledgeBases(s)
     c.create("laws")
     kb = c.open("laws")
-    report = Ingestor(kb, s).run(LAW_FILES)
+    report = Ingestor(kb, s).ingest(LAW_FILES)
     assert report.ok, report.files_failed
     yield s, c, kb
     c.close()

@@ -16,8 +16,6 @@ when a question is asked (or a query rewrite / HyDE search needs it).
 """
 from __future__ import annotations
 
-import atexit
-import functools
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -108,14 +106,14 @@ class KnowledgeBase:
 
         if isinstance(paths, (str, os.PathLike)):
             paths = [paths]
-        return Ingestor(self.kb, self.settings, chunker=chunker).run([Path(p) for p in paths], progress=progress)
+        return Ingestor(self.kb, self.settings, chunker=chunker).ingest([Path(p) for p in paths], progress=progress)
 
     def ingest_text(self, text: str | Iterable[str], source: str = "text") -> IngestReport:
         """Ingest pasted text: each non-empty line is one entry."""
         from zhiku.ingest.ingestor import Ingestor
 
         lines = text.splitlines() if isinstance(text, str) else list(text)
-        return Ingestor(self.kb, self.settings).run(lines=lines, source=source)
+        return Ingestor(self.kb, self.settings).ingest(lines=lines, source=source)
 
     # ---------- search ----------
     @property
@@ -144,7 +142,6 @@ class KnowledgeBase:
     def _llm(self) -> LLM:
         from zhiku.generate import get_llm
 
-        _free_models_at_exit()
         return get_llm(self.settings.llm, self.settings.models_dir)  # cached: one model per process
 
     @property
@@ -195,15 +192,6 @@ class KnowledgeBase:
 
     def __repr__(self) -> str:
         return f"<zhiku.KnowledgeBase {self.name!r} in {self.settings.home}>"
-
-
-@functools.cache
-def _free_models_at_exit() -> None:
-    """Free the cached in-process models while the interpreter is whole: left to its final teardown, a llama.cpp
-    model can be freed after llama_cpp's own globals are gone, which prints a TypeError traceback at exit."""
-    from zhiku.generate import clear_llm_cache
-
-    atexit.register(clear_llm_cache)
 
 
 def _filters(laws: Iterable[str], doc_ids: Iterable[str]) -> Filters | None:

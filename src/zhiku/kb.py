@@ -9,7 +9,6 @@ import sqlite3
 import threading
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 from zhiku.config import Settings
 from zhiku.errors import ConfigError, InputError, KBExistsError, KBNotFoundError

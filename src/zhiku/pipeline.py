@@ -135,36 +135,48 @@ class RagPipeline:
                top_k: int | None = None, rerank: bool | None = None,
                sampling: Sampling | None = None) -> Iterator[Event]:
         p = self.prepare(question, history, top_k=top_k, filters=filters, rerank=rerank)
-        yield SourcesEvent(p.sources, p.question, p.grounded, p.timings["retrieval_ms"])
-        if not p.grounded:
-            yield TokenEvent(NO_BASIS_ANSWER)
-            yield DoneEvent(self._no_basis(p))
-            return
-        usage, parts, ttft = Usage(), [], None
-        for delta in self.llm.stream(p.messages, self._sampling(sampling), usage):
-            if ttft is None:
-                ttft = (time.perf_counter() - p.t0) * 1000
-            parts.append(delta)
-            yield TokenEvent(delta)
-        yield DoneEvent(self.finish(p, "".join(parts), usage, ttft))
+        yield from self._opening(p)
+        if p.grounded:
+            g = _Generation(p.t0)
+            for delta in self.llm.stream(p.messages, self._sampling(sampling), g.usage):
+                yield g.token(delta)
+            yield DoneEvent(self.finish(p, "".join(g.parts), g.usage, g.ttft_ms))
 
     async def astream(self, p: Prepared, sampling: Sampling | None = None) -> AsyncIterator[Event]:
         """Async generation for a `prepare`d question (the server runs `prepare` in a worker thread)."""
-        yield SourcesEvent(p.sources, p.question, p.grounded, p.timings["retrieval_ms"])
+        for ev in self._opening(p):
+            yield ev
+        if p.grounded:
+            g = _Generation(p.t0)
+            async for delta in self.llm.astream(p.messages, self._sampling(sampling), g.usage):
+                yield g.token(delta)
+            yield DoneEvent(self.finish(p, "".join(g.parts), g.usage, g.ttft_ms))
+
+    def _opening(self, p: Prepared) -> list[Event]:
+        """What precedes generation: the sources, and for an ungrounded question the whole "no basis" reply."""
+        head: list[Event] = [SourcesEvent(p.sources, p.question, p.grounded, p.timings["retrieval_ms"])]
         if not p.grounded:
-            yield TokenEvent(NO_BASIS_ANSWER)
-            yield DoneEvent(self._no_basis(p))
-            return
-        usage, parts, ttft = Usage(), [], None
-        async for delta in self.llm.astream(p.messages, self._sampling(sampling), usage):
-            if ttft is None:
-                ttft = (time.perf_counter() - p.t0) * 1000
-            parts.append(delta)
-            yield TokenEvent(delta)
-        yield DoneEvent(self.finish(p, "".join(parts), usage, ttft))
+            head += [TokenEvent(NO_BASIS_ANSWER), DoneEvent(self._no_basis(p))]
+        return head
 
     def ask(self, question: str, history: list[Message] | None = None, **kw) -> Answer:
         return collect_answer(self.stream(question, history, **kw))
+
+
+@dataclass
+class _Generation:
+    """Tokens of one answer as they stream: the text so far, usage, and when the first one came."""
+
+    t0: float
+    usage: Usage = field(default_factory=Usage)
+    parts: list[str] = field(default_factory=list)
+    ttft_ms: float | None = None
+
+    def token(self, delta: str) -> TokenEvent:
+        if self.ttft_ms is None:
+            self.ttft_ms = (time.perf_counter() - self.t0) * 1000
+        self.parts.append(delta)
+        return TokenEvent(delta)
 
 
 def collect_answer(events: Iterable[Event]) -> Answer:

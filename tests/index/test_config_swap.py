@@ -11,9 +11,9 @@ def test_milvus_kb_by_configuration(milvus_uri, tmp_path, law_files):
     info = c.create("劳动")
     assert info.store == "milvus" and info.store_uri == milvus_uri
     kb = c.open("劳动")
-    report = Ingestor(kb, s).run([law_files[0]])
+    report = Ingestor(kb, s).ingest([law_files[0]])
     assert report.ok and report.chunks == 98
-    assert Ingestor(kb, s).run([law_files[0]]).unchanged == 1
+    assert Ingestor(kb, s).ingest([law_files[0]]).unchanged == 1
     refs = [h.ref for h in HybridRetriever(kb.store, kb.embedder, s.retrieval).run("劳动合同试用期最长多久", k=10)]
     assert "中华人民共和国劳动合同法#第十九条" in refs
     assert c.info("劳动").stats == {"documents": 1, "chunks": 98}

@@ -11,17 +11,17 @@ def _kb(kbs, name="t"):
 
 def test_idempotent_and_changed_file_replaces(kbs, settings, law_copy):
     kb = _kb(kbs)
-    r1 = Ingestor(kb, settings).run([law_copy])
+    r1 = Ingestor(kb, settings).ingest([law_copy])
     assert r1.ok and r1.added == 1 and r1.chunks == 98  # 劳动合同法: 98 articles
     assert kb.store.count() == {"documents": 1, "chunks": 98}
-    r2 = Ingestor(kb, settings).run([law_copy])
+    r2 = Ingestor(kb, settings).ingest([law_copy])
     assert r2.unchanged == 1 and r2.added == 0 and r2.chunks == 0
     assert kb.store.count()["chunks"] == 98
     # drop the last article: the new version replaces all old chunks
     text = law_copy.read_text(encoding="utf-8")
     cut = text.rindex("第九十八条")
     law_copy.write_text(text[:cut], encoding="utf-8")
-    r3 = Ingestor(kb, settings).run([law_copy])
+    r3 = Ingestor(kb, settings).ingest([law_copy])
     assert r3.updated == 1
     assert kb.store.count() == {"documents": 1, "chunks": 97}
 
@@ -34,12 +34,12 @@ def test_jsonl_records_keep_ids_and_vanished_records_leave(kbs, settings, tmp_pa
         {"id": "L#第二条", "law": "L", "article": "第二条", "text": "用人单位应当依法缴纳社会保险费。"},
     ]
     f.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in recs), encoding="utf-8")
-    r = Ingestor(kb, settings).run([f])
+    r = Ingestor(kb, settings).ingest([f])
     assert r.added == 2
     src = str(f.resolve())
     assert {d.doc_id for d in kb.store.documents()} == {f"{src}#L#第一条", f"{src}#L#第二条"}
     f.write_text(json.dumps(recs[0], ensure_ascii=False), encoding="utf-8")
-    r = Ingestor(kb, settings).run([f])
+    r = Ingestor(kb, settings).ingest([f])
     assert r.unchanged == 1 and r.removed == 1
     assert [d.doc_id for d in kb.store.documents()] == [f"{src}#L#第一条"]
 
@@ -53,7 +53,7 @@ def test_bad_files_reported_rest_ingested(kbs, settings, tmp_path, law_copy):
     (tmp_path / "bad.pdf").write_bytes(b"%PDF-1.4 this is not really a pdf")
     (tmp_path / "bin.txt").write_bytes(bytes(range(256)) * 4)
     (tmp_path / "notes.xyz").write_text("unsupported", encoding="utf-8")
-    r = Ingestor(kb, settings).run([tmp_path, tmp_path / "missing.md"])
+    r = Ingestor(kb, settings).ingest([tmp_path, tmp_path / "missing.md"])
     assert r.added == 1 and kb.store.count()["chunks"] == 98
     failed = r.files_failed
     assert set(map(lambda p: p.rsplit("/", 1)[-1], failed)) == {"empty.txt", "bad.pdf", "bin.txt", "missing.md"}
@@ -63,7 +63,7 @@ def test_bad_files_reported_rest_ingested(kbs, settings, tmp_path, law_copy):
 
 def test_pasted_lines(kbs, settings):
     kb = _kb(kbs)
-    r = Ingestor(kb, settings).run(lines=["公司应当在每月十日前发放工资。", "", "  加班需提前申请。  "])
+    r = Ingestor(kb, settings).ingest(lines=["公司应当在每月十日前发放工资。", "", "  加班需提前申请。  "])
     assert r.added == 2
-    r = Ingestor(kb, settings).run(lines=["公司应当在每月十日前发放工资。"])
+    r = Ingestor(kb, settings).ingest(lines=["公司应当在每月十日前发放工资。"])
     assert r.unchanged == 1

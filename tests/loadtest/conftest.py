@@ -42,7 +42,7 @@ def bench_home(tmp_path_factory, law_files):
     s = Settings(home=home, default_kb="laws")
     kbs = KnowledgeBases(s)
     kbs.create("laws")
-    assert Ingestor(kbs.open("laws"), s).run([law_files[0]]).ok
+    assert Ingestor(kbs.open("laws"), s).ingest([law_files[0]]).ok
     kbs.close()
     return home
 

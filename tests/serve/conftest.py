@@ -42,7 +42,7 @@ def server(tmp_path_factory, law_files):
     s = Settings(home=home, default_kb="laws", server=ServerSettings(max_queue=1, request_timeout=120, retry_after=3))
     kbs = KnowledgeBases(s)
     kbs.create("laws")
-    report = Ingestor(kbs.open("laws"), s).run([law_files[0]])  # 劳动合同法
+    report = Ingestor(kbs.open("laws"), s).ingest([law_files[0]])  # 劳动合同法
     assert report.ok, report.files_failed
     kbs.close()
     keys = KeyStore(home)

@@ -28,7 +28,7 @@ def limited(tmp_path_factory, law_files):
     s = Settings(home=home, default_kb="laws", llm=llm, server=server)
     kbs = KnowledgeBases(s)
     kbs.create("laws")
-    assert Ingestor(kbs.open("laws"), s).run([law_files[0]]).ok
+    assert Ingestor(kbs.open("laws"), s).ingest([law_files[0]]).ok
     kbs.close()
     keys = KeyStore(home)
     tokens = {"admin": keys.create("admin", "a")[1], "alice": keys.create("user", "alice")[1],

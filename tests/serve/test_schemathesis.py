@@ -32,7 +32,7 @@ def fuzz_server(tmp_path_factory, law_files, standin):  # noqa: F811
     s = Settings(home=home, default_kb="laws", llm=llm, server=ServerSettings(retry_after=1))
     kbs = KnowledgeBases(s)
     kbs.create("laws")
-    assert Ingestor(kbs.open("laws"), s).run([law_files[0]]).ok
+    assert Ingestor(kbs.open("laws"), s).ingest([law_files[0]]).ok
     kbs.close()
     keys = KeyStore(home)
     admin = keys.create("admin", "fuzz")[1]

@@ -72,7 +72,7 @@ def test_article_parts_joins_a_split_article(kbs, settings, tmp_path):
     path.write_text(LONG_LAW, encoding="utf-8")
     kbs.create("long")
     kb = kbs.open("long")
-    assert Ingestor(kb, settings).run([path]).ok
+    assert Ingestor(kb, settings).ingest([path]).ok
     doc = kb.store.documents()[0]
     hits = kb.store.get_chunks([f"{doc.doc_id}#{i}" for i in range(doc.chunks)])
     second = [h for h in hits if h.meta.get("article") == "第二条"]

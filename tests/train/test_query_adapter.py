@@ -26,7 +26,7 @@ def civil_kb(tmp_path_factory, law_files):
     c.create("civil")
     kb = c.open("civil")
     files = sorted((law_files[0].parents[1] / "民法典").glob("*.md")) + list(law_files)
-    report = Ingestor(kb, s).run(list(dict.fromkeys(files)))
+    report = Ingestor(kb, s).ingest(list(dict.fromkeys(files)))
     assert report.ok, report.files_failed
     yield kb
     c.close()

@@ -43,7 +43,7 @@ def ingest(
         raise KBNotFoundError(name, hint="create it with `zhiku kb create` or pass --create")
     kb_obj = c.open(name)
     with _FileProgress("ingest") as bar:
-        report = Ingestor(kb_obj, s, chunker=chunker).run(paths, lines, progress=bar)
+        report = Ingestor(kb_obj, s, chunker=chunker).ingest(paths, lines, progress=bar)
     kb_obj.close()
     if as_json:
         dump(report.to_dict())

@@ -5,6 +5,7 @@ imports llama_cpp (or loads a model).
 """
 from __future__ import annotations
 
+import atexit
 import threading
 from pathlib import Path
 
@@ -53,3 +54,8 @@ def clear_llm_cache() -> None:
         close = getattr(llm, "close", None)
         if close is not None:
             close()
+
+
+# Free cached in-process models while the interpreter is whole: left to its final teardown, a llama.cpp model can
+# be freed after llama_cpp's own globals are gone, which prints a TypeError traceback at exit.
+atexit.register(clear_llm_cache)

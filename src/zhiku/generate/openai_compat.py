@@ -191,6 +191,14 @@ class OpenAICompatLLM:
                 usage.completion_tokens = st.chunks
         return text
 
+    def _text_of(self, line: str, usage: Usage | None, st: _State) -> str:
+        """The answer text one SSE line carries ("" for none); the [DONE] line sets st.done."""
+        chunk = self._parse_line(line)
+        if chunk is _DONE:
+            st.done = True
+            return ""
+        return "" if chunk is None else self._delta(chunk, usage, st)
+
     def _check_end(self, st: _State) -> None:
         """A stream that just stops (no [DONE], no finish_reason) is a server-side failure, not an answer:
         llama_cpp.server does this when the prompt exceeds its context, or when interrupt_requests cuts it off."""
@@ -216,13 +224,9 @@ class OpenAICompatLLM:
                             continue
                         raise err
                     for line in r.iter_lines():
-                        chunk = self._parse_line(line)
-                        if chunk is _DONE:
-                            st.done = True
+                        text = self._text_of(line, usage, st)
+                        if st.done:
                             break
-                        if chunk is None:
-                            continue
-                        text = self._delta(chunk, usage, st)
                         if text:
                             yield text
                     self._check_end(st)
@@ -272,13 +276,9 @@ class OpenAICompatLLM:
                             continue
                         raise err
                     async for line in _sse_lines(r):
-                        chunk = self._parse_line(line)
-                        if chunk is _DONE:
-                            st.done = True
+                        text = self._text_of(line, usage, st)
+                        if st.done:
                             break
-                        if chunk is None:
-                            continue
-                        text = self._delta(chunk, usage, st)
                         if text:
                             yield text
                     self._check_end(st)

@@ -81,7 +81,7 @@ class Ingestor:
         c = settings.chunk
         self.recipe = f"{CHUNKER_VERSION}:{self.chunker}:{c.size}:{c.overlap}:{c.max_article_chars}"
 
-    def run(
+    def ingest(
         self,
         paths: Iterable[Path] = (),
         lines: Iterable[str] = (),

@@ -108,7 +108,7 @@ def test_plain_text_headings_and_typos():
 第一百二十八 条 丙。
 第一百二十八条之一 丁。
 """
-    arts = _by_article(LegalChunker().run(_law(text, "某某条例")))
+    arts = _by_article(LegalChunker().chunk(_law(text, "某某条例")))
     assert list(arts) == ["第一条", "第二条", "第一百二十八条", "第一百二十八条之一"]
     assert arts["第一条"].meta["chapter"] == "第一章 总则" and arts["第一条"].text == "第一条　甲。"
     assert arts["第二条"].text == "笫二条 乙。" and arts["第二条"].meta["id"] == "某某条例#第二条"
@@ -117,7 +117,7 @@ def test_plain_text_headings_and_typos():
 
 def test_preamble_becomes_loose_chunks():
     text = "# 中华人民共和国宪法\n\n序言\n\n中国是世界上历史最悠久的国家之一。\n\n## 第一章 总纲\n\n第一条 甲。\n\n第二条 乙。"
-    chunks = LegalChunker().run(_law(text, "中华人民共和国宪法"))
+    chunks = LegalChunker().chunk(_law(text, "中华人民共和国宪法"))
     assert [c.meta["article"] for c in chunks] == [None, "第一条", "第二条"]
     assert chunks[0].text == "序言\n中国是世界上历史最悠久的国家之一。" and "id" not in chunks[0].meta
     assert chunks[0].ref == "doc#0" and chunks[0].meta["law"] == "中华人民共和国宪法"
@@ -127,7 +127,7 @@ def test_preamble_becomes_loose_chunks():
 def test_overlong_article_is_split_but_keeps_its_id():
     items = "\n".join(f"（{n}）" + "应当依法承担相应的法律责任并赔偿损失" * 3 + "；" for n in "一二三四五六七八九十")
     text = f"第一条 甲。\n第二条 有下列情形之一的，依照本法处理：\n{items}\n其他情形。\n第三条 丙。"
-    chunks = LegalChunker(max_article_chars=200).run(_law(text))
+    chunks = LegalChunker(max_article_chars=200).chunk(_law(text))
     parts = [c for c in chunks if c.meta["article"] == "第二条"]
     assert len(parts) > 2 and all(len(c.text) <= 200 for c in parts)
     assert {c.meta["id"] for c in parts} == {"测试法#第二条"} and {c.ref for c in parts} == {"测试法#第二条"}
@@ -140,11 +140,11 @@ def test_overlong_article_is_split_but_keeps_its_id():
 
 def test_overlong_single_paragraph_splits_at_items_then_sentences():
     text = "第五条 " + "".join(f"（{n}）" + "甲乙丙丁。" * 20 for n in "一二三")  # 3 inline 项 of 103 chars
-    parts = LegalChunker(max_article_chars=120).run(_law(text))
+    parts = LegalChunker(max_article_chars=120).chunk(_law(text))
     assert [c.text[:3] for c in parts] == ["第五条", "（二）", "（三）"]
     assert "".join(c.text for c in parts) == text
     text = "第六条 " + "甲乙丙丁。" * 60  # one sentence run, no 项
-    parts = LegalChunker(max_article_chars=120).run(_law(text))
+    parts = LegalChunker(max_article_chars=120).chunk(_law(text))
     assert len(parts) == 3 and all(len(c.text) <= 120 and c.text.endswith("。") for c in parts)
     assert "".join(c.text for c in parts) == text
 

@@ -9,13 +9,13 @@ SENTENCES = "".join(f"这是第{i}句话，内容用于测试切分是否合理�
 
 def test_short_text_is_one_chunk():
     doc = Document("d", "  一段短文本。  ", "x", {"title": "标题", "format": "txt"})
-    [chunk] = RecursiveChunker().run(doc)
+    [chunk] = RecursiveChunker().chunk(doc)
     assert chunk.text == "一段短文本。" and chunk.chunk_id == "d#0" and chunk.ordinal == 0
     assert chunk.index_text == "标题\n一段短文本。" and chunk.meta == {"title": "标题", "format": "txt"}
 
 
 def test_empty_and_whitespace_give_no_chunks():
-    assert RecursiveChunker().run(Document("d", " \n\n ", "x")) == []
+    assert RecursiveChunker().chunk(Document("d", " \n\n ", "x")) == []
 
 
 def test_chunks_respect_size_and_cover_the_text():

@@ -18,9 +18,9 @@ def chunk_document(
     if mode not in CHUNKERS:
         raise InputError(f"unknown chunker '{mode}' (choose one of: {', '.join(CHUNKERS)})")
     if mode == "recursive" or (mode == "auto" and doc.kind not in LAW_KINDS):
-        return RecursiveChunker(size, overlap).run(doc)
-    chunks = LegalChunker(max_article_chars, size, overlap).run(doc)
+        return RecursiveChunker(size, overlap).chunk(doc)
+    chunks = LegalChunker(max_article_chars, size, overlap).chunk(doc)
     if doc.kind in LAW_KINDS or any(c.meta.get("article") for c in chunks):
         return chunks
     # "legal" forced on a document without a single article: the legal chunker has nothing to add
-    return RecursiveChunker(size, overlap).run(doc)
+    return RecursiveChunker(size, overlap).chunk(doc)

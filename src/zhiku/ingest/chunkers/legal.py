@@ -40,7 +40,7 @@ class LegalChunker:
             raise ValueError(f"max_article_chars must be > 0 (got {max_article_chars})")
         self.max_article_chars, self.size, self.overlap = max_article_chars, size, overlap
 
-    def run(self, doc: Document) -> list[Chunk]:
+    def chunk(self, doc: Document) -> list[Chunk]:
         base = {k: v for k, v in doc.meta.items() if k not in _DOC_ONLY}
         if doc.kind == "law_article":
             return self._record(doc, base)

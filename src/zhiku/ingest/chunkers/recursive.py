@@ -79,7 +79,7 @@ class RecursiveChunker:
             raise ValueError(f"chunk size must be > 0 and 0 <= overlap < size (got size={size}, overlap={overlap})")
         self.size, self.overlap = size, overlap
 
-    def run(self, doc: Document) -> list[Chunk]:
+    def chunk(self, doc: Document) -> list[Chunk]:
         title = str(doc.meta.get("title") or "")
         return [
             Chunk(

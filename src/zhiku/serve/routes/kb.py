@@ -90,7 +90,7 @@ async def upload(
     lines = [ln for ln in text.splitlines() if ln.strip()]
 
     def run(paths, lines, progress):
-        return Ingestor(state.kbs.open(name), state.settings).run(paths, lines, source="text", progress=progress).to_dict()
+        return Ingestor(state.kbs.open(name), state.settings).ingest(paths, lines, source="text", progress=progress).to_dict()
 
     job = state.jobs.submit(name, paths, lines, run)
     return job.to_dict()
