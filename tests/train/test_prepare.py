@@ -4,23 +4,18 @@ files in GBK, and the command's one-line errors that leave no output directory b
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.cli.conftest import run as run_cli
+
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "train" / "stard_qa.jsonl"
-ZHIKU = [sys.executable, "-m", "zhiku.cli"]
 
 
-def run(home: Path, *args: str, check: int | None = 0) -> subprocess.CompletedProcess:
-    p = subprocess.run(ZHIKU + ["--home", str(home), *args], capture_output=True, text=True, timeout=600,
-                       env=dict(os.environ))
-    if check is not None:
-        assert p.returncode == check, f"exit {p.returncode}\nstdout: {p.stdout}\nstderr: {p.stderr}"
-    return p
+def run(home: Path, *args: str, check: int | None = 0, **env: str) -> subprocess.CompletedProcess:
+    return run_cli(home, *args, check=check, timeout=900, **env)
 
 
 @pytest.fixture(scope="module")

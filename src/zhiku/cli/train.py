@@ -107,3 +107,71 @@ def train_prepare(
     kinds = ", ".join(f"{k} {v}" for k, v in c.items() if k not in ("train", "val", "too_long"))
     out.print(f"{out_dir}: {c['train']} train + {c['val']} val samples ({kinds}); {c['too_long']} over --max-len; "
               f"train length mean {lt.get('mean')} / max {lt.get('max')} {manifest['length_unit']}", markup=False)
+
+
+@app.command("sft")
+@guarded
+def train_sft(
+    config: Optional[Path] = typer.Option(None, "--config", help="TOML file of sft settings (a [sft] table or top level)."),
+    base: Optional[str] = typer.Option(None, "--base", help="Bundled model name or local HF model directory."),
+    data: Optional[str] = typer.Option(None, "--data", help="A `zhiku train prepare` directory."),
+    out_dir: Optional[str] = typer.Option(None, "--out", help="Run directory (default: ZHIKU_HOME/train/runs/DATA)."),
+    lora_r: Optional[int] = typer.Option(None, "--lora-r"),
+    lora_alpha: Optional[int] = typer.Option(None, "--lora-alpha"),
+    lora_dropout: Optional[float] = typer.Option(None, "--lora-dropout"),
+    lr: Optional[float] = typer.Option(None, "--lr"),
+    epochs: Optional[float] = typer.Option(None, "--epochs"),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size"),
+    grad_accum: Optional[int] = typer.Option(None, "--grad-accum"),
+    max_len: Optional[int] = typer.Option(None, "--max-len"),
+    max_steps: Optional[int] = typer.Option(None, "--max-steps"),
+    save_steps: Optional[int] = typer.Option(None, "--save-steps"),
+    eval_steps: Optional[int] = typer.Option(None, "--eval-steps"),
+    seed: Optional[int] = typer.Option(None, "--seed"),
+    threads: Optional[int] = typer.Option(None, "--threads"),
+    qlora: Optional[bool] = typer.Option(None, "--qlora", help="4-bit base (bitsandbytes; CUDA only)."),
+    sets: list[str] = typer.Option([], "--set", help="Any setting as key=value (repeatable)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from the newest checkpoint of the run directory."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """LoRA fine-tuning of the answer model on a prepared dataset (peft + trl), with checkpoints every
+    save_steps; Ctrl-C saves one and stops."""
+    from zhiku.train.base_model import resolve_base
+    from zhiku.train.sft import Interrupted, preflight, train
+    from zhiku.train.sft_config import load_config, parse_sets
+
+    s = settings()
+    flags = dict(base=base, data=data, out=out_dir, lora_r=lora_r, lora_alpha=lora_alpha, lora_dropout=lora_dropout,
+                 lr=lr, epochs=epochs, batch_size=batch_size, grad_accum=grad_accum, max_len=max_len,
+                 max_steps=max_steps, save_steps=save_steps, eval_steps=eval_steps, seed=seed, threads=threads,
+                 qlora=qlora)
+    cfg = load_config(config, {**parse_sets(sets), **flags})
+    run_dir = Path(cfg.out) if cfg.out else s.home / "train" / "runs" / Path(cfg.data or "run").name
+    rows = preflight(cfg, run_dir, resume)
+    base_dir = resolve_base(cfg.base, s.home, s.models_dir)
+    with task_bars() as p:
+        task = p.add_task("sft", total=None)
+
+        def show(r: dict) -> None:
+            parts = [f"step {r['step']}/{r['max_steps']}"]
+            parts += [f"{k.replace('_', ' ')} {r[k]:.4f}" for k in ("loss", "eval_loss") if k in r]
+            if "tokens_per_s" in r:
+                parts.append(f"{r['tokens_per_s']:.0f} tok/s")
+            if "eta_s" in r:
+                parts.append(f"ETA {r['eta_s'] / 60:.1f} min")
+            p.update(task, description=" · ".join(parts), completed=r["step"], total=r["max_steps"])
+
+        try:
+            result = train(cfg, base_dir, run_dir, rows, resume, progress=show)
+        except Interrupted as e:
+            err.print(str(e), markup=False)
+            raise typer.Exit(130)
+    info = result.info
+    if as_json:
+        out.print(json.dumps({"run_dir": str(result.run_dir), "adapter": str(result.adapter), **info},
+                             ensure_ascii=False), markup=False)
+        return
+    out.print(f"{result.adapter}: {info['steps']} steps, train loss {info['train_loss']}, eval loss "
+              f"{info['eval_loss']}, {info['tokens_per_s']} tok/s, {info['wall_s']} s, peak RSS "
+              f"{info['peak_rss_mb']} MB", markup=False)
+

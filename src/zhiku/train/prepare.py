@@ -1,22 +1,19 @@
 """`zhiku train prepare`'s output: samples -> train.jsonl, val.jsonl and manifest.json in one directory.
 
-The directory appears whole or not at all: everything is written into a temp directory beside it, then renamed
-into place (an existing one is swapped out only after the new one is complete). A sample longer than `max_len`
+The directory appears whole or not at all (atomic.py). A sample longer than `max_len`
 (tokens of the answer model, or characters without it: tokens.py) is dropped, never cut: a cut sample would
 teach the model to stop mid-answer or to lose its citation line.
 """
 from __future__ import annotations
 
 import json
-import os
 import random
-import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Callable
 
 from zhiku.errors import EmptyInputError, InputError
+from zhiku.train.atomic import atomic_dir
 from zhiku.train.tokens import TokenCounter
 
 SAMPLE_SIZE = 32  # `--sample`: enough to try prepare -> sft -> export in a minute
@@ -91,31 +88,11 @@ def write_dataset(
                     "val": _stats([length_of[id(r)] for r in val])},
         **(info or {}),
     }
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        tmp.chmod(0o755)  # mkdtemp's 0700 would survive the rename
+    with atomic_dir(out) as tmp:
         for name, rows in (("train.jsonl", train), ("val.jsonl", val)):
             with open(tmp / name, "w", encoding="utf-8") as f:
                 for r in rows:
                     f.write(json.dumps({k: r[k] for k in _KEYS if k in r}, ensure_ascii=False) + "\n")
         (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", "utf-8")
-        _swap_in(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return manifest
 
-
-def _swap_in(tmp: Path, out: Path) -> None:
-    """Rename `tmp` to `out`; an existing `out` is moved aside first and removed once the new one is in place."""
-    if out.exists() and not out.is_dir():
-        raise InputError(f"{out}: exists and is not a directory")
-    old = None
-    if out.exists():
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
-        os.replace(out, old)
-    os.replace(tmp, out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
