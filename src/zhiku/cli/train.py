@@ -112,7 +112,7 @@ def train_prepare(
 @app.command("sft")
 @guarded
 def train_sft(
-    config: Optional[Path] = typer.Option(None, "--config", help="TOML file of sft settings (a [sft] table or top level)."),
+    config: Optional[Path] = typer.Option(None, "--config", help="TOML file of sft settings (top level or [sft])."),
     base: Optional[str] = typer.Option(None, "--base", help="Bundled model name or local HF model directory."),
     data: Optional[str] = typer.Option(None, "--data", help="A `zhiku train prepare` directory."),
     out_dir: Optional[str] = typer.Option(None, "--out", help="Run directory (default: ZHIKU_HOME/train/runs/DATA)."),
@@ -175,3 +175,34 @@ def train_sft(
               f"{info['eval_loss']}, {info['tokens_per_s']} tok/s, {info['wall_s']} s, peak RSS "
               f"{info['peak_rss_mb']} MB", markup=False)
 
+
+@app.command("export")
+@guarded
+def train_export(
+    run: Path = typer.Argument(..., help="A `zhiku train sft` run directory (or an adapter directory)."),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="Export directory (default: RUN/export)."),
+    formats: list[str] = typer.Option(["gguf-lora", "merged"], "--format",
+                                      help="gguf-lora, merged (safetensors for vLLM), gguf (merged, f16). Repeatable."),
+    base: Optional[str] = typer.Option(None, "--base", help="Base model (default: the adapter's own base)."),
+    name: str = typer.Option("zhiku-lora", "--name", help="Model name for vLLM's --served-model-name/--lora-modules."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Export a trained LoRA: a GGUF adapter for llama.cpp (llm.lora = PATH), merged safetensors for vLLM (with
+    the `vllm serve` lines), a merged GGUF."""
+    from zhiku.train.base_model import resolve_base
+    from zhiku.train.export import adapter_base, export, find_adapter
+
+    s = settings()
+    adapter = find_adapter(run)
+    base_dir = resolve_base(base or adapter_base(adapter), s.home, s.models_dir)
+    target = out_dir or (adapter.parent if adapter.name == "adapter" else adapter) / "export"
+    with task_bars() as p:
+        info = export(adapter, base_dir, target, tuple(formats), name, progress=stage_progress(p))
+    if as_json:
+        out.print(json.dumps(info, ensure_ascii=False), markup=False)
+        return
+    for kind, path in info["files"].items():
+        out.print(f"{kind}: {path}", markup=False)
+    if "gguf-lora" in info["files"]:
+        out.print(f"llama.cpp: ZHIKU_LLM__LORA={info['files']['gguf-lora']} on its base model's GGUF", markup=False)
+    out.print("vLLM:\n  " + "\n  ".join(info["vllm"]), markup=False)
