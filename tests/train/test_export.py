@@ -27,7 +27,7 @@ def exported(tiny_qwen, tmp_path_factory):
     zhiku(home, "train", "sft", "--base", str(tiny_qwen), "--data", str(data), "--out", str(run), "--max-steps", "3",
           "--batch-size", "2", "--grad-accum", "1", "--max-len", "64", "--lr", "0.05", "--save-steps", "100")
     info = json.loads(zhiku(home, "train", "export", str(run), "--format", "gguf-lora", "--format", "merged",
-                            "--format", "gguf", "--name", "legal", "--json").stdout)
+                            "--format", "gguf", "--format", "gguf-q4", "--name", "legal", "--json").stdout)
     return home, run, info
 
 
@@ -35,8 +35,9 @@ def test_export_writes_every_format_and_the_vllm_lines(exported, tiny_qwen):
     home, run, info = exported
     out = run / "export"
     assert info["files"] == {"gguf-lora": str(out / "adapter.gguf"), "merged": str(out / "merged"),
-                             "gguf": str(out / "model-f16.gguf")}
-    assert (out / "adapter.gguf").read_bytes()[:4] == b"GGUF" and (out / "model-f16.gguf").read_bytes()[:4] == b"GGUF"
+                             "gguf": str(out / "model-f16.gguf"), "gguf-q4": str(out / "model-q4_k_m.gguf")}
+    assert all(Path(info["files"][k]).read_bytes()[:4] == b"GGUF" for k in ("gguf-lora", "gguf", "gguf-q4"))
+    assert Path(info["files"]["gguf-q4"]).stat().st_size < 0.8 * Path(info["files"]["gguf"]).stat().st_size
     assert (out / "merged" / "model.safetensors").is_file() and (out / "merged" / "tokenizer.json").is_file()
     assert info["vllm"] == [f"vllm serve {out / 'merged'} --served-model-name legal",
                             f"vllm serve {tiny_qwen} --enable-lora --lora-modules legal={run / 'adapter'} "
@@ -95,8 +96,9 @@ def test_llama_cpp_applies_the_gguf_adapter_and_loads_the_merged_gguf(exported, 
         moved = np.abs(tuned_l - base_l).max()
         assert moved > 1e-3  # the adapter is applied at load
         assert np.abs(merged_l - tuned_l).max() < moved / 5  # adapter at load == adapter merged (f16 noise)
-        for m in (tuned, merged):
-            assert "".join(m.stream(msgs, greedy))  # and both generate through zhiku's backend
+        q4 = get_llm(LLMSettings(model=info["files"]["gguf-q4"], n_threads=1), tmp_path)
+        for m in (tuned, merged, q4):
+            assert "".join(m.stream(msgs, greedy))  # and each generates through zhiku's backend
     finally:
         clear_llm_cache()
 
@@ -117,3 +119,7 @@ def test_export_refusals(exported, tmp_path):
               ZHIKU_LLAMA_TOOLS=str(tmp_path / "none"))
     assert "scripts/install.sh" in p.stderr and len(p.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "x").exists()
+    only = json.loads(zhiku(home, "train", "export", str(run), "--out", str(tmp_path / "y"), "--format", "gguf-q4",
+                            "--json").stdout)
+    assert list(only["files"]) == ["gguf-q4"] and sorted(p.name for p in (tmp_path / "y").iterdir()) == [
+        "export.json", "model-q4_k_m.gguf"]  # the merged model and the f16 GGUF were only steps

@@ -182,13 +182,13 @@ def train_export(
     run: Path = typer.Argument(..., help="A `zhiku train sft` run directory (or an adapter directory)."),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Export directory (default: RUN/export)."),
     formats: list[str] = typer.Option(["gguf-lora", "merged"], "--format",
-                                      help="gguf-lora, merged (safetensors for vLLM), gguf (merged, f16). Repeatable."),
+                                      help="gguf-lora, merged (vLLM), gguf (merged, f16), gguf-q4. Repeatable."),
     base: Optional[str] = typer.Option(None, "--base", help="Base model (default: the adapter's own base)."),
     name: str = typer.Option("zhiku-lora", "--name", help="Model name for vLLM's --served-model-name/--lora-modules."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Export a trained LoRA: a GGUF adapter for llama.cpp (llm.lora = PATH), merged safetensors for vLLM (with
-    the `vllm serve` lines), a merged GGUF."""
+    the `vllm serve` lines), a merged GGUF in f16 or Q4_K_M."""
     from zhiku.train.base_model import resolve_base
     from zhiku.train.export import adapter_base, export, find_adapter
 

@@ -4,20 +4,22 @@
   (`llm.lora = PATH`) on top of the base model's GGUF, the bundled one included: the adapter was trained on the
   dequantized weights of that same file.
 - merged: base + LoRA folded into plain safetensors (peft merge_and_unload), what vLLM serves as a model.
-- gguf: the merged model as one GGUF (f16 via convert_hf_to_gguf.py), for llama.cpp without an adapter.
+- gguf: the merged model as one GGUF (f16 via convert_hf_to_gguf.py), for llama.cpp without an adapter;
+  gguf-q4: the same quantized to Q4_K_M, the bundled models' type (~1/3.5 of f16).
 
 Everything lands in one export directory, written atomically (atomic.py).
 """
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 from zhiku.errors import InputError
 from zhiku.train.atomic import atomic_dir
-from zhiku.train.llama_tools import convert_lora, convert_model
+from zhiku.train.llama_tools import convert_lora, convert_model, quantize
 
-FORMATS = ("gguf-lora", "merged", "gguf")
+FORMATS = ("gguf-lora", "merged", "gguf", "gguf-q4")
 
 
 def find_adapter(path: Path) -> Path:
@@ -55,16 +57,28 @@ def export(adapter: Path, base_dir: Path, out: Path, formats: tuple[str, ...] = 
             convert_lora(adapter, base_dir, tmp / "adapter.gguf")
             files["gguf-lora"] = str(out / "adapter.gguf")
             report("gguf-lora", 1, 1)
-        if "merged" in formats or "gguf" in formats:
+        if {"merged", "gguf", "gguf-q4"} & set(formats):
             report("merge", 0, 1)
             merge(adapter, base_dir, tmp / "merged")
             files["merged"] = str(out / "merged")
             report("merge", 1, 1)
-        if "gguf" in formats:
+        if {"gguf", "gguf-q4"} & set(formats):
             report("gguf", 0, 1)
             convert_model(tmp / "merged", tmp / "model-f16.gguf")
             files["gguf"] = str(out / "model-f16.gguf")
             report("gguf", 1, 1)
+        if "gguf-q4" in formats:
+            report("gguf-q4", 0, 1)
+            quantize(tmp / "model-f16.gguf", tmp / "model-q4_k_m.gguf")
+            files["gguf-q4"] = str(out / "model-q4_k_m.gguf")
+            report("gguf-q4", 1, 1)
+        for kind, what in (("gguf", "model-f16.gguf"), ("merged", "merged")):  # intermediates nobody asked for
+            if kind not in formats and kind in files:
+                if (tmp / what).is_dir():
+                    shutil.rmtree(tmp / what)
+                else:
+                    (tmp / what).unlink()
+                del files[kind]
         merged = out / "merged" if "merged" in files else None
         info = {"adapter": str(adapter), "base": str(base_dir), "name": name, "files": files,
                 "vllm": vllm_lines(name, base_dir, adapter, merged, rank)}

@@ -50,3 +50,20 @@ def convert_lora(adapter_dir: Path, base_dir: Path, out: Path, outtype: str = "f
     _run([str(_script("convert_lora_to_gguf.py")), str(adapter_dir), "--base", str(base_dir), "--outfile", str(out),
           "--outtype", outtype], f"converting the LoRA adapter {adapter_dir} to GGUF")
     return out
+
+
+def quantize(src: Path, out: Path, threads: int = 0) -> Path:
+    """A GGUF quantized to Q4_K_M (the bundled models' type) by llama.cpp's quantizer, reached through the
+    llama-cpp-python binding (its wheel has no llama-quantize binary). Tensors whose rows do not fit K-quant
+    blocks fall back to another type, which llama.cpp chooses."""
+    import llama_cpp
+    from llama_cpp._utils import suppress_stdout_stderr
+
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_K_M
+    params.nthread = threads
+    with suppress_stdout_stderr(disable=False):  # it logs every tensor
+        rc = llama_cpp.llama_model_quantize(str(src).encode(), str(out).encode(), params)
+    if rc != 0:
+        raise BackendError(f"quantizing {src} to Q4_K_M failed (llama.cpp returned {rc})")
+    return out
