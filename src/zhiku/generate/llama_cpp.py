@@ -34,8 +34,10 @@ class LlamaCppLLM:
         n_threads: int = 2,
         name: str | None = None,
         n_batch: int = 512,
+        lora_path: Path | str | None = None,
     ):
         self.model_path = Path(model_path)
+        self.lora_path = Path(lora_path) if lora_path else None
         self.n_ctx = n_ctx
         self.n_threads = n_threads
         self.n_batch = n_batch
@@ -63,6 +65,8 @@ class LlamaCppLLM:
                 ) from e
             if not self.model_path.is_file():
                 raise ModelNotFoundError(f"{self.model_path}: model file does not exist")
+            if self.lora_path is not None and not self.lora_path.is_file():
+                raise ModelNotFoundError(f"{self.lora_path}: LoRA adapter file does not exist (llm.lora)")
             try:
                 llm = Llama(
                     model_path=str(self.model_path),
@@ -74,6 +78,7 @@ class LlamaCppLLM:
                     # page-out (DAMON on these VMs) and re-read from disk mid-generation, which made token rates
                     # swing from ~40/s to one every few seconds. Without swap, anonymous pages stay put.
                     use_mmap=False,
+                    lora_path=str(self.lora_path) if self.lora_path else None,  # applied once, at load
                     verbose=False,
                 )
             except (ValueError, RuntimeError, OSError) as e:

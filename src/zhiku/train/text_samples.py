@@ -1,0 +1,45 @@
+"""Plain text (novels, notes, any txt/md/json/jsonl) -> continuation samples for language-model training.
+
+Files are read by zhiku's own loaders, so encodings are detected the way ingest detects them (GBK/GB18030,
+UTF-16, BOMs: zhiku.ingest.encoding) and json/jsonl records give their text field. Each document is cut into
+pieces of at most `chunk_size` characters at paragraph, line or sentence ends (the recursive chunker's
+boundaries, without overlap: overlapping samples would repeat text in training). A sample is {"text": ...},
+the format trl trains as plain continuation.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from zhiku.errors import InputError
+from zhiku.ingest.chunkers.recursive import split_text
+
+SUFFIXES = (".txt", ".md", ".markdown", ".json", ".jsonl")
+Progress = Callable[[str, int, int], None]
+
+
+def text_files(path: Path) -> list[Path]:
+    path = Path(path)
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise InputError(f"{path}: no such file or directory")
+    files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES)
+    if not files:
+        raise InputError(f"{path}: no {'/'.join(s.lstrip('.') for s in SUFFIXES)} files")
+    return files
+
+
+def text_samples(path: Path, chunk_size: int = 2048, progress: Progress | None = None) -> list[dict]:
+    from zhiku.ingest.loaders import load
+
+    if chunk_size < 16:
+        raise InputError(f"--chunk-size must be at least 16 characters, got {chunk_size}")
+    files = text_files(path)
+    samples = []
+    for i, f in enumerate(files):
+        for doc in load(f, ocr=False).documents:
+            samples += [{"text": t, "kind": "text", "source": f.name} for t in split_text(doc.text, chunk_size, 0)]
+        if progress:
+            progress("files", i + 1, len(files))
+    return samples
