@@ -38,9 +38,14 @@ fi
 # `train` (torch CPU, transformers, peft, trl: ~1.1 GB, ~1.5 min) is in the default set because the tests run
 # the training pipeline; ZHIKU_EXTRAS=llm,e5,... without it skips it. The constraint pins the +cpu torch build.
 EXTRAS=${ZHIKU_EXTRAS:-llm,e5,milvus,ocr,model-default,model-small,dev,train}
-TORCH_INDEX=()
-[ -n "${ZHIKU_TORCH_INDEX:-}" ] && TORCH_INDEX=(--extra-index-url "$ZHIKU_TORCH_INDEX")
-python -m pip install -q --find-links "$WHEELHOUSE" "${TORCH_INDEX[@]}" -c scripts/constraints-cpu.txt -e ".[$EXTRAS]"
+pip_install() { python -m pip install -q --find-links "$WHEELHOUSE" "$@" -c scripts/constraints-cpu.txt -e ".[$EXTRAS]"; }
+if [ -n "${ZHIKU_TORCH_INDEX:-}" ]; then
+  pip_install --extra-index-url "$ZHIKU_TORCH_INDEX"
+elif ! pip_install; then
+  # PyPI has no +cpu torch: without a local wheel (PIP_FIND_LINKS), take it from PyTorch's CPU index
+  echo "retrying with PyTorch's CPU wheel index for torch 2.13.0+cpu (ZHIKU_TORCH_INDEX overrides it)..."
+  pip_install --extra-index-url https://download.pytorch.org/whl/cpu
+fi
 if python -m pip list 2>/dev/null | grep -qi "^nvidia-"; then
   echo "error: CUDA packages were installed (see scripts/constraints-cpu.txt)" >&2
   exit 1
