@@ -85,6 +85,17 @@ def test_precision_and_recall_from_markers(law_pipe):
     s = summarize([one, two, none])["answerable"]
     assert s["answered_uncited"] == 1 and s["citation_precision"] == 0.75
     assert s["citation_precision_micro"] == round(2 / 3, 4) and s["citations_per_answer"] == 1.0
+    # the model with the gold article in hand: two of three cited it, none refused
+    assert (s["gold_in_sources"], s["gold_in_sources_refused"], s["gold_in_sources_cited"]) == (3, 0.0, round(2 / 3, 4))
+    assert s["answered_with_gold"] == round(2 / 3, 4)
+    declined = score_answer(q, law_pipe.finish(p, "资料中没有相关规定。", Usage(), ttft_ms=1.0))
+    lost = Query("2", p.original, ["中华人民共和国劳动合同法#第九十九条"])  # retrieval missed it: not in hand
+    missed = score_answer(lost, law_pipe.finish(p, f"不得超过六个月[{other}]。", Usage(), ttft_ms=1.0))
+    assert declined["refused"] and declined["gold_in_sources"] and not declined["gold_cited"]
+    assert not missed["gold_in_sources"] and not missed["gold_cited"]
+    s = summarize([one, declined, missed])["answerable"]
+    assert (s["gold_in_sources"], s["gold_in_sources_refused"], s["gold_in_sources_cited"]) == (2, 0.5, 0.5)
+    assert s["answered_with_gold"] == round(1 / 3, 4)
 
 
 def test_judged_run_reports_faithfulness(law_pipe, llama_server):

@@ -7,6 +7,10 @@ Per question it records what was cited, whether the pipeline refused, length and
   `citation_precision_micro` pools all citations instead.
 - citation recall: gold refs cited / gold refs, averaged over *all* answerable questions (a refusal scores 0, so
   refusing cannot buy recall); `source_recall` is the same for the sources handed to the model, its upper bound.
+- model vs retrieval: of the answerable questions whose sources hold a gold article (`gold_in_sources`), the share
+  the model refused and the share where it cited a gold article: what the model does with the right article in
+  hand, whatever retrieval did elsewhere; and `answered_with_gold`, the share of *all* answerable questions answered
+  with at least one gold citation (the end-to-end figure both stages move).
 - refusal: an answer is a refusal when the relevance gate found no basis (`grounded` is False) or when the model
   says the sources give no basis (generate/prompts.py `declines`: 资料中没有相关规定 and its variants) *and* cites
   nothing. An answer that declines but still cites a source is counted as answered: it shows the user a source as
@@ -68,6 +72,8 @@ def score_answer(q: Query, answer: Answer) -> dict:
         "precision": None,
         "recall": None,
         "source_recall": None,
+        "gold_in_sources": bool(gold.intersection(sources)),
+        "gold_cited": not refused and bool(gold.intersection(cited)),
     }
     if "category" in q.meta:  # samples/eval/unanswerable.jsonl: foreign_law, local_rule, ...
         rec["category"] = q.meta["category"]
@@ -87,6 +93,10 @@ def _mean(values: list[float]) -> float | None:
     return round(float(np.mean(values)), 4) if values else None
 
 
+def _share(flags: list[bool]) -> float | None:
+    return _mean([float(f) for f in flags])
+
+
 def summarize(records: list[dict]) -> dict:
     """Aggregates over score_answer records (see the module docstring for the definitions)."""
     ans = [r for r in records if r["answerable"]]
@@ -96,6 +106,7 @@ def summarize(records: list[dict]) -> dict:
     n_cited = sum(len(r["cited"]) for r in with_cites)
     n_good = sum(len(set(r["gold"]).intersection(r["cited"])) for r in with_cites)
     gen = [r for r in records if r["generated"]]
+    in_hand = [r for r in ans if r["gold_in_sources"]]
     out: dict = {"n": len(records)}
     out["answerable"] = {
         "n": len(ans),
@@ -109,6 +120,10 @@ def summarize(records: list[dict]) -> dict:
         "citation_recall_answered": _mean([r["recall"] for r in answered]),
         "source_recall": _mean([r["source_recall"] for r in ans]),
         "citations_per_answer": _mean([len(r["cited"]) for r in answered]),
+        "gold_in_sources": len(in_hand),
+        "gold_in_sources_refused": _share([r["refused"] for r in in_hand]),
+        "gold_in_sources_cited": _share([r["gold_cited"] for r in in_hand]),
+        "answered_with_gold": _share([r["gold_cited"] for r in ans]),
     }
     refused = [r for r in una if r["refused"]]
     out["unanswerable"] = {
