@@ -19,3 +19,10 @@ def test_chat_condenses_follow_up(home):
     p = run(home, "chat", "--kb", "laws", stdin="劳动合同的试用期有什么规定？\n那最长能约定多久？\n/exit\n")
     assert p.stdout.count("引用") + p.stdout.count("检索到的条文") + p.stdout.count("未找到") >= 2
     assert "searched as:" in p.stderr  # the follow-up was rewritten into a standalone question
+
+
+def test_lora_that_does_not_exist_is_one_line_and_exit_2(home, tmp_path):
+    for cmd in (["ask", "试用期最长多久", "--kb", "laws"], ["chat", "--kb", "laws"], ["serve", "--port", "1"]):
+        p = run(home, *cmd, "--lora", str(tmp_path / "none.gguf"), stdin="", check=2)
+        assert p.stderr.strip().splitlines() == [f"error: --lora {tmp_path / 'none.gguf'}: no such adapter file "
+                                                 "(make one with `zhiku train export`)"], cmd

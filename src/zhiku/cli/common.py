@@ -3,19 +3,23 @@ from __future__ import annotations
 
 import functools
 import json
-from typing import Callable
+import os
+from pathlib import Path
+from typing import Callable, Optional
 
 import typer
 from rich.console import Console
 
-from zhiku.config import Settings, get_settings
-from zhiku.errors import ZhikuError
+from zhiku.config import Settings, get_settings, reset_settings
+from zhiku.errors import InputError, ZhikuError
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 KbOpt = typer.Option(None, "--kb", help="Knowledge base (default: settings.default_kb).")
 JsonOpt = typer.Option(False, "--json", help="Machine-readable JSON on stdout.")
+LoraOpt = typer.Option(None, "--lora", help="A LoRA adapter (.gguf from `zhiku train export`) for the in-process "
+                       "model: llm.lora for this run.")
 
 
 def settings() -> Settings:
@@ -96,3 +100,13 @@ def stage_progress(bars) -> Callable[[str, int, int], None]:
         bars.update(tasks[stage], completed=done, total=total)
 
     return update
+
+
+def use_lora(path: Optional[Path]) -> None:
+    """--lora: through the environment, so the workers of `serve --workers N` build their model with it too."""
+    if path is None:
+        return
+    if not path.is_file():
+        raise InputError(f"--lora {path}: no such adapter file (make one with `zhiku train export`)")
+    os.environ["ZHIKU_LLM__LORA"] = str(path.resolve())
+    reset_settings()

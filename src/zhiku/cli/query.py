@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Optional
 
 import typer
 
-from zhiku.cli.common import JsonOpt, KbOpt, dump, err, guarded, llm, open_kb, out, pipeline, settings
+from zhiku.cli.common import (JsonOpt, KbOpt, LoraOpt, dump, err, guarded, llm, open_kb, out, pipeline, settings,
+                              use_lora)
 from zhiku.errors import InputError
 
 
@@ -95,17 +97,20 @@ def ask(
     kb: Optional[str] = KbOpt,
     k: Optional[int] = typer.Option(None, "--k", "-k", min=1, max=20, help="Sources given to the model."),
     law: list[str] = typer.Option(None, "--law", help="Only these laws (repeatable)."),
+    lora: Optional[Path] = LoraOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Answer a question from the knowledge base, streamed, then list the cited articles."""
     if not question.strip():
         raise InputError("empty question")
+    use_lora(lora)
     _print_answer_stream(pipeline(kb), question, None, _filters(law, None), as_json, k)
 
 
 @guarded
-def chat(kb: Optional[str] = KbOpt, law: list[str] = typer.Option(None, "--law")) -> None:
+def chat(kb: Optional[str] = KbOpt, law: list[str] = typer.Option(None, "--law"), lora: Optional[Path] = LoraOpt) -> None:
     """Multi-turn chat; follow-ups are condensed into standalone questions. /new resets, /exit quits."""
+    use_lora(lora)
     pipe = pipeline(kb)
     history: list[dict] = []
     interactive = sys.stdin.isatty()

@@ -1,11 +1,12 @@
 """`zhiku serve` and `zhiku keys`: the HTTP API and its API keys."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Optional
 
 import typer
 
-from zhiku.cli.common import JsonOpt, dump, err, guarded, out, settings
+from zhiku.cli.common import JsonOpt, LoraOpt, dump, err, guarded, out, settings, use_lora
 
 keys_app = typer.Typer(help="API keys for `zhiku serve` (stored hashed under ZHIKU_HOME).", no_args_is_help=True)
 
@@ -15,10 +16,12 @@ def serve(
     host: Optional[str] = typer.Option(None, "--host", help="Bind address (default: server.host)."),
     port: Optional[int] = typer.Option(None, "--port", help="Port (default: server.port)."),
     workers: int = typer.Option(1, "--workers", min=1, help="Server processes (needs the milvus store when > 1)."),
+    lora: Optional[Path] = LoraOpt,
 ) -> None:
     """Start the HTTP API (native /api, OpenAI-compatible /v1) on the same pipeline as the CLI."""
     from zhiku.serve import launch
 
+    use_lora(lora)
     s = settings()
     where = launch.bind(s, host, port, workers)
     if where.notice:
