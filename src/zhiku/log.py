@@ -32,8 +32,25 @@ class TextFormatter(logging.Formatter):
         return base
 
 
+class StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is when a record is emitted, not when logging was set up: a test runner or an
+    in-process CLI runner swaps stderr and closes its stand-in, and a handler holding that would fail every later
+    line with "I/O operation on closed file"."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
 def setup_logging(level: str = "WARNING", as_json: bool = False) -> None:
-    handler = logging.StreamHandler(sys.stderr)
+    handler = StderrHandler()
     handler.setFormatter(JsonFormatter() if as_json else TextFormatter())
     root = logging.getLogger("zhiku")
     root.handlers[:] = [handler]
