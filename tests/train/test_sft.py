@@ -51,6 +51,7 @@ def test_sft_checkpoints_resumes_and_saves_the_adapter(tiny_qwen, dataset, tmp_p
     assert steps == [1, 2, 3, 4]  # the resumed run went on from step 3, it did not start over
     evals = [r for r in _progress(run) if "eval_loss" in r]
     assert evals and all(r["eval_loss"] > 0 for r in evals)
+    assert len({r["step"] for r in evals}) == len(evals)  # the final eval loss is the trainer's, not a second pass
     assert all(r["tokens_per_s"] > 0 for r in _progress(run)[1:])
     adapter = run / "adapter"
     cfg = json.loads((adapter / "adapter_config.json").read_text())

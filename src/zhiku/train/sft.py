@@ -191,7 +191,10 @@ def train(cfg: SftConfig, base_dir: Path, run_dir: Path, rows: tuple[list[dict],
         signal.signal(signal.SIGINT, previous)
     if stop["requested"]:
         raise Interrupted(last_checkpoint(run_dir) or run_dir)
-    final_eval = trainer.evaluate() if has_val else {}
+    final_eval = {}
+    if has_val:  # the trainer evaluates at its last step already: a second pass costs minutes on CPU for nothing
+        last = next((r for r in reversed(trainer.state.log_history) if "eval_loss" in r), None)
+        final_eval = last if last and last.get("step") == trainer.state.global_step else trainer.evaluate()
     adapter = run_dir / "adapter"
     trainer.save_model(str(adapter))
     tok.save_pretrained(str(adapter))
