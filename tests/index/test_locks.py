@@ -2,10 +2,12 @@
 holding, and many readers or one writer inside a process."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 
 import pytest
 
@@ -16,43 +18,41 @@ HOLDER = "import sys, time; from zhiku.index.locks import WriterLock; l = Writer
          "l.acquire(); print('held', flush=True); time.sleep(float(sys.argv[2]))"
 
 
-def _holder(path, seconds):
+@contextmanager
+def held_elsewhere(path, seconds):
+    """Another process holding the lock on `path` for `seconds` (killed on exit)."""
     p = subprocess.Popen([sys.executable, "-c", HOLDER, str(path), str(seconds)], stdout=subprocess.PIPE, text=True)
-    assert p.stdout.readline().strip() == "held"
-    return p
+    try:
+        assert p.stdout.readline().strip() == "held"
+        yield p
+    finally:
+        p.kill()
+        p.wait()
 
 
 def test_another_process_is_refused_at_once_with_the_holders_pid(tmp_path):
     path = tmp_path / "LOCK"
-    p = _holder(path, 30)
-    try:
+    with held_elsewhere(path, 30) as p:
         lock = WriterLock(path, "knowledge base 'x'")
         t = time.monotonic()
         with pytest.raises(LockedError, match=rf"knowledge base 'x': locked by another process \(pid {p.pid}\)"):
             lock.acquire()
         assert time.monotonic() - t < 1 and not lock.held and flock_held(path)
-    finally:
-        p.kill()
-        p.wait()
     lock.acquire()  # free once the holder is gone (a crashed holder frees it too: the kernel drops the flock)
-    assert lock.held and path.read_text() == str(__import__("os").getpid())
+    assert lock.held and path.read_text() == str(os.getpid())
     lock.release()
     assert not flock_held(path)
 
 
 def test_a_timeout_waits_for_the_holder(tmp_path):
     path = tmp_path / "LOCK"
-    p = _holder(path, 1.0)
-    try:
+    with held_elsewhere(path, 1.0):
         lock = WriterLock(path, "kb")
         t = time.monotonic()
         with lock.hold(timeout=20):
             waited = time.monotonic() - t
             assert lock.held
         assert 0.3 < waited < 15 and not lock.held
-    finally:
-        p.kill()
-        p.wait()
 
 
 def test_hold_releases_only_what_it_took(tmp_path):
