@@ -2,6 +2,21 @@
 from __future__ import annotations
 
 import json
+import logging
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _logging_as_it_was():
+    """`serve` in process sets up zhiku's logging and turns the access log on: undo both for the tests after it."""
+    loggers = [logging.getLogger(n) for n in ("zhiku", "zhiku.access")]
+    saved = [(lg.level, list(lg.handlers), lg.propagate) for lg in loggers]
+    yield
+    for lg, (level, handlers, propagate) in zip(loggers, saved):
+        lg.setLevel(level)
+        lg.handlers[:] = handlers
+        lg.propagate = propagate
 
 
 def test_cli_keys_and_serve_binds_loopback_without_keys(settings, monkeypatch):
