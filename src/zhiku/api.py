@@ -25,7 +25,7 @@ from zhiku.config import Settings, get_settings
 
 if TYPE_CHECKING:
     from zhiku.generate.base import LLM, Message
-    from zhiku.index.base import Filters, SearchMode
+    from zhiku.index.base import SearchMode
     from zhiku.ingest.ingestor import IngestReport, Progress
     from zhiku.kb import KBInfo
     from zhiku.pipeline import Event, RagPipeline
@@ -135,7 +135,9 @@ class KnowledgeBase:
             raise InputError(f"mode must be hybrid, bm25 or dense, got {mode!r}")
         if not query.strip():
             raise InputError("empty query")
-        return self.searcher.run(query, k=k, mode=mode, filters=_filters(laws, doc_ids), rerank=rerank,
+        from zhiku.index.base import Filters
+
+        return self.searcher.run(query, k=k, mode=mode, filters=Filters.of(laws, doc_ids), rerank=rerank,
                                  rewrite=rewrite, hyde=hyde)
 
     # ---------- answers ----------
@@ -161,10 +163,11 @@ class KnowledgeBase:
         `history` is earlier turns ([{"role", "content"}]); `k` sources go to the model (default:
         retrieval.top_k); the sampling values override the configured ones (llm.*) for this answer."""
         from zhiku.generate.base import Sampling
+        from zhiku.index.base import Filters
 
         sampling = Sampling.from_settings(self.settings.llm).with_overrides(max_tokens, temperature, top_p,
                                                                             sample_top_k)
-        return self.pipeline.stream(question, history, filters=_filters(laws, doc_ids), top_k=k, rerank=rerank,
+        return self.pipeline.stream(question, history, filters=Filters.of(laws, doc_ids), top_k=k, rerank=rerank,
                                     sampling=sampling)
 
     def ask(self, question: str, history: list[Message] | None = None, k: int | None = None,
@@ -192,14 +195,6 @@ class KnowledgeBase:
 
     def __repr__(self) -> str:
         return f"<zhiku.KnowledgeBase {self.name!r} in {self.settings.home}>"
-
-
-def _filters(laws: Iterable[str], doc_ids: Iterable[str]) -> Filters | None:
-    from zhiku.index.base import Filters
-
-    laws = [laws] if isinstance(laws, str) else list(laws)  # one law title, or several
-    doc_ids = [doc_ids] if isinstance(doc_ids, str) else list(doc_ids)
-    return Filters(laws=laws, doc_ids=doc_ids) if laws or doc_ids else None
 
 
 def connect(home: PathArg | None = None, settings: Settings | None = None) -> Zhiku:

@@ -12,12 +12,6 @@ from zhiku.cli.common import (JsonOpt, KbOpt, LoraOpt, dump, err, guarded, llm, 
 from zhiku.errors import InputError
 
 
-def _filters(law: list[str] | None, doc: list[str] | None):
-    from zhiku.index.base import Filters
-
-    return Filters(laws=list(law or []), doc_ids=list(doc or [])) if (law or doc) else None
-
-
 @guarded
 def search(
     query: str,
@@ -32,6 +26,7 @@ def search(
     as_json: bool = JsonOpt,
 ) -> None:
     """Search: the k best articles/chunks with scores (hybrid first stage, then the configured stages)."""
+    from zhiku.index.base import Filters
     from zhiku.retrieve.searcher import Searcher
 
     if mode not in ("hybrid", "bm25", "dense"):
@@ -43,7 +38,7 @@ def search(
     timings: dict[str, float] = {}
     trace: dict[str, str] = {}
     hits = Searcher(kb_obj, s, llm=lambda: llm(s)).run(
-        query, k=k, mode=mode, filters=_filters(law, doc), rerank=rerank, rewrite=rewrite, hyde=hyde,
+        query, k=k, mode=mode, filters=Filters.of(law, doc), rerank=rerank, rewrite=rewrite, hyde=hyde,
         timings=timings, trace=trace,
     )
     if as_json:
@@ -104,12 +99,16 @@ def ask(
     if not question.strip():
         raise InputError("empty question")
     use_lora(lora)
-    _print_answer_stream(pipeline(kb), question, None, _filters(law, None), as_json, k)
+    from zhiku.index.base import Filters
+
+    _print_answer_stream(pipeline(kb), question, None, Filters.of(law), as_json, k)
 
 
 @guarded
 def chat(kb: Optional[str] = KbOpt, law: list[str] = typer.Option(None, "--law"), lora: Optional[Path] = LoraOpt) -> None:
     """Multi-turn chat; follow-ups are condensed into standalone questions. /new resets, /exit quits."""
+    from zhiku.index.base import Filters
+
     use_lora(lora)
     pipe = pipeline(kb)
     history: list[dict] = []
@@ -128,7 +127,7 @@ def chat(kb: Optional[str] = KbOpt, law: list[str] = typer.Option(None, "--law")
             history = []
             out.print("(new conversation)")
             continue
-        answer = _print_answer_stream(pipe, q, history, _filters(law, None), False, None)
+        answer = _print_answer_stream(pipe, q, history, Filters.of(law), False, None)
         if answer.question != q:
             err.print(f"(searched as: {answer.question})", markup=False, style="dim")
         history += [{"role": "user", "content": q}, {"role": "assistant", "content": answer.text}]

@@ -12,7 +12,7 @@ bookkeeping live once, above every engine, in zhiku.retrieve.hybrid.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Hashable, Literal, Protocol, runtime_checkable
+from typing import Any, Hashable, Iterable, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -51,6 +51,13 @@ class Filters:
 
     def __bool__(self) -> bool:
         return bool(self.laws or self.doc_ids)
+
+    @classmethod
+    def of(cls, laws: str | Iterable[str] | None = (), doc_ids: str | Iterable[str] | None = ()) -> Filters | None:
+        """Filters from what a caller gives (one value, several, or none); None when nothing is restricted."""
+        laws = [laws] if isinstance(laws, str) else list(laws or [])
+        doc_ids = [doc_ids] if isinstance(doc_ids, str) else list(doc_ids or [])
+        return cls(laws=laws, doc_ids=doc_ids) if laws or doc_ids else None
 
 
 @dataclass
