@@ -4,6 +4,8 @@ from __future__ import annotations
 import asyncio
 import json
 
+import httpx
+
 from typer.testing import CliRunner
 
 from tests.loadtest.conftest import LABOUR_QUESTIONS, STANDIN, start_stack
@@ -73,3 +75,25 @@ def test_cli_writes_json_report(stack, tmp_path):
     assert data["ok"] > 0 and data["concurrency"] == 2 and set(data["errors"]) == set(KINDS[1:])
     bad = CliRunner().invoke(app, ["bench", "serve", "--url", stack.base, "--api", "grpc"])
     assert bad.exit_code == 2 and "native or openai" in bad.output
+
+
+def test_mixed_load_uploads_and_deletes_what_it_added(stack):
+    from zhiku.loadtest.ops import parse_mix, schedule
+
+    assert schedule(parse_mix("chat=2,search=1,upload=1")) == ["chat", "search", "upload", "chat"]
+    for bad, why in (("chat=x", "integer"), ("grpc=1", "unknown operation"), ("chat=0", "positive")):
+        try:
+            parse_mix(bad)
+        except ValueError as e:
+            assert why in str(e)
+        else:
+            raise AssertionError(bad)
+    docs = lambda: httpx.get(f"{stack.base}/api/kbs/laws/documents").json()["documents"]  # noqa: E731
+    before = sorted(d["doc_id"] for d in docs())
+    cfg = LoadConfig(stack.base, concurrency=2, duration=2.0, kb="laws", mix={"chat": 1, "search": 1, "upload": 1})
+    report = asyncio.run(run_load(cfg, LABOUR_QUESTIONS))
+    assert report.errors == {k: 0 for k in KINDS[1:]}, report.error_samples
+    assert set(report.ops) == {"chat", "search", "upload"}
+    assert all(o["ok"] == o["requests"] > 0 for o in report.ops.values()), report.ops
+    assert report.ok == report.requests == sum(o["requests"] for o in report.ops.values())
+    assert sorted(d["doc_id"] for d in docs()) == before  # every upload was deleted again

@@ -25,12 +25,15 @@ def bench_serve(
     key: Optional[str] = typer.Option(None, "--key", envvar="ZHIKU_API_KEY", help="API key."),
     timeout: float = typer.Option(60.0, "--timeout", help="Seconds per request before it counts as a timeout."),
     max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help="Cap each answer's length."),
+    mix: Optional[str] = typer.Option(None, "--mix", help="Mixed traffic, e.g. 'chat=6,search=3,upload=1' (an "
+                                      "upload is ingested, then deleted again; needs an admin key when keys are on)."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the report as JSON to this file."),
 ) -> None:
     """Stream N concurrent clients at a server for S seconds: req/s, latency and TTFT percentiles, errors by kind."""
     import asyncio
 
     from zhiku.loadtest.client import LoadConfig, load_questions, report_table, run_load
+    from zhiku.loadtest.ops import parse_mix
 
     if api not in ("native", "openai"):
         raise InputError(f"--api must be native or openai, got {api!r}")
@@ -38,7 +41,11 @@ def bench_serve(
         qs = load_questions(questions)
     except (OSError, ValueError) as e:
         raise InputError(f"questions file: {e}") from e
-    cfg = LoadConfig(url, concurrency, duration, api, kb, key, timeout, max_tokens=max_tokens)
+    try:
+        weights = parse_mix(mix) if mix else None
+    except ValueError as e:
+        raise InputError(str(e)) from e
+    cfg = LoadConfig(url, concurrency, duration, api, kb, key, timeout, max_tokens=max_tokens, mix=weights)
     report = asyncio.run(run_load(cfg, qs))
     out.print(report_table(report))
     for kind, sample in report.error_samples.items():

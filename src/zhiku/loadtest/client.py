@@ -38,6 +38,7 @@ class LoadConfig:
     timeout: float = 60.0  # per request, connect to last byte
     max_retry_after: float = 10.0  # cap on a server's Retry-After wait
     max_tokens: int | None = None
+    mix: dict[str, int] | None = None  # operation -> weight (loadtest/ops.py); None: chat only
 
 
 @dataclass
@@ -50,6 +51,7 @@ class Outcome:
     retry_after: float = 0.0
     detail: str = ""
     server: dict | None = None  # native API: the server's own timings from the done event (ttft_ms, total_ms)
+    op: str = "chat"  # chat | search | upload (loadtest/ops.py)
 
 
 @dataclass
@@ -59,8 +61,8 @@ class Report:
     concurrency: int
     duration_s: float  # wall time from the first request to the last completion
     requests: int
-    ok: int
-    req_per_s: float  # completed answers per second
+    ok: int  # completed operations
+    req_per_s: float  # completed operations per second (answers, under a chat-only load)
     latency_ms: dict[str, float]  # p50/p90/p99/max of completed answers
     ttft_ms: dict[str, float]
     tokens: int
@@ -72,6 +74,7 @@ class Report:
     refused_ms: dict[str, float] = field(default_factory=dict)  # how fast 503/429 answers came back
     error_samples: dict[str, str] = field(default_factory=dict)  # one message per kind
     client_cpu_s: float = 0.0  # this process's CPU time (user + system)
+    ops: dict[str, dict] = field(default_factory=dict)  # per operation of a mixed load: requests, ok, latency_ms
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -169,7 +172,7 @@ async def _read_stream(r: httpx.Response, api: str, t0: float) -> Outcome:
     return out
 
 
-def _classify_status(r: httpx.Response, body: bytes, max_wait: float) -> Outcome:
+def classify_status(r: httpx.Response, body: bytes, max_wait: float) -> Outcome:
     status = r.status_code
     kind = {503: "backpressure_503", 429: "backpressure_429"}.get(status) or ("http_4xx" if status < 500 else "http_5xx")
     try:
@@ -185,7 +188,7 @@ async def one_request(client: httpx.AsyncClient, cfg: LoadConfig, question: str)
     try:
         async with client.stream("POST", path, json=body) as r:
             if r.status_code != 200:
-                out = _classify_status(r, await r.aread(), cfg.max_retry_after)
+                out = classify_status(r, await r.aread(), cfg.max_retry_after)
             else:
                 out = await _read_stream(r, cfg.api, t0)
     except httpx.TimeoutException as e:
@@ -198,8 +201,12 @@ async def one_request(client: httpx.AsyncClient, cfg: LoadConfig, question: str)
 
 
 async def run_load(cfg: LoadConfig, questions: list[str]) -> Report:
+    from zhiku.loadtest.ops import one_search, one_upload, schedule
+
     outcomes: list[Outcome] = []
-    picks = count()
+    picks, ops = count(), count()
+    run_op = {"chat": one_request, "search": one_search, "upload": one_upload}
+    rounds = schedule(cfg.mix or {"chat": 1})
     cpu0 = _cpu_seconds()
     t0 = time.perf_counter()
     stop = t0 + cfg.duration
@@ -209,7 +216,8 @@ async def run_load(cfg: LoadConfig, questions: list[str]) -> Report:
         # scans all its connections on every request, which at 400 connections ate the client's CPU
         async with _client(cfg) as client:
             while time.perf_counter() < stop:
-                out = await one_request(client, cfg, questions[next(picks) % len(questions)])
+                op = rounds[next(ops) % len(rounds)]
+                out = await run_op[op](client, cfg, questions[next(picks) % len(questions)])
                 outcomes.append(out)
                 if out.retry_after:  # plus jitter, so refused clients do not come back in one burst
                     wait = out.retry_after * (1 + 0.5 * ((n * 7919) % 101) / 100)
@@ -228,7 +236,9 @@ def _client(cfg: LoadConfig) -> httpx.AsyncClient:
 
 
 def summarize(cfg: LoadConfig, outcomes: list[Outcome], wall: float, cpu: float) -> Report:
-    ok = [o for o in outcomes if o.kind == "ok"]
+    """Errors and req/s over every operation; latency, TTFT and tokens over chat answers."""
+    done = [o for o in outcomes if o.kind == "ok"]
+    ok = [o for o in done if o.op == "chat"]
     tokens = sum(o.tokens for o in ok)
     samples: dict[str, str] = {}
     for o in outcomes:
@@ -236,7 +246,7 @@ def summarize(cfg: LoadConfig, outcomes: list[Outcome], wall: float, cpu: float)
             samples.setdefault(o.kind, o.detail)
     return Report(
         url=cfg.url, api=cfg.api, concurrency=cfg.concurrency, duration_s=round(wall, 2),
-        requests=len(outcomes), ok=len(ok), req_per_s=round(len(ok) / wall, 2) if wall else 0.0,
+        requests=len(outcomes), ok=len(done), req_per_s=round(len(done) / wall, 2) if wall else 0.0,
         latency_ms=percentiles([o.latency for o in ok]),
         ttft_ms=percentiles([o.ttft for o in ok if o.ttft is not None]),
         tokens=tokens, tokens_per_s=round(tokens / wall, 1) if wall else 0.0,
@@ -245,6 +255,9 @@ def summarize(cfg: LoadConfig, outcomes: list[Outcome], wall: float, cpu: float)
         server_total_ms=percentiles([o.server["total_ms"] for o in ok if o.server], scale=1.0),
         refused_ms=percentiles([o.latency for o in outcomes if o.kind.startswith("backpressure")]),
         error_samples=samples, client_cpu_s=round(cpu, 2),
+        ops={op: {"requests": sum(o.op == op for o in outcomes), "ok": sum(o.op == op for o in done),
+                  "latency_ms": percentiles([o.latency for o in done if o.op == op])}
+             for op in sorted({o.op for o in outcomes})} if cfg.mix else {},
     )  # fmt: skip
 
 
@@ -269,8 +282,10 @@ def report_table(r: Report):
     if r.refused_ms["max"]:
         t.add_row("503/429 answer ms", *(f"{r.refused_ms[c]:.0f}" for c in ("p50", "p90", "p99", "max")))
     t.add_section()
+    for op, o in r.ops.items():
+        t.add_row(f"{op} ms ({o['ok']}/{o['requests']} ok)", *(f"{o['latency_ms'][c]:.0f}" for c in ("p50", "p90", "p99", "max")))
     t.add_row("answers / requests", f"{r.ok} / {r.requests}", "", "", "")
-    t.add_row("req/s (answers)", f"{r.req_per_s:.2f}", "", "", "")
+    t.add_row("req/s (completed)", f"{r.req_per_s:.2f}", "", "", "")
     t.add_row("tokens/s (all clients)", f"{r.tokens_per_s:.0f}", "", "", "")
     t.add_row("client CPU s", f"{r.client_cpu_s:.1f}", "", "", "")
     t.add_section()
