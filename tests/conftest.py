@@ -52,6 +52,15 @@ def law_corpus() -> Path:
 
 
 @pytest.fixture(scope="session")
+def milvus_uri(tmp_path_factory) -> str:
+    """A real `milvus-lite server` on 127.0.0.1 for the whole session."""
+    from zhiku.loadtest.process import milvus_lite_server
+
+    with milvus_lite_server(tmp_path_factory.mktemp("milvus")) as uri:
+        yield uri
+
+
+@pytest.fixture(scope="session")
 def fixtures() -> Path:
     """tests/fixtures: corpus articles and STARD questions small enough to ship (see its README.md)."""
     return FIXTURES

@@ -2,22 +2,17 @@
 
 `make_store` opens a store of the engine under test; calling it again with the same name opens a second
 object on the same location (path or Milvus uri + registry), which is how reopen and crash tests look.
-The Milvus engine runs against a real `milvus-lite server` process shared by the session.
+The Milvus engine runs against the session's real `milvus-lite server` (`milvus_uri`, tests/conftest.py).
 """
 from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
-import sys
-import time
 import uuid
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-from zhiku.loadtest.process import free_port
 
 from zhiku.index.base import DocWrite
 from zhiku.types import Chunk, Document
@@ -81,44 +76,6 @@ def corpus(records) -> list[DocWrite]:
 
 
 # ---- engines ------------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def milvus_uri(tmp_path_factory) -> str:
-    """A real `milvus-lite server` on 127.0.0.1 for the whole session."""
-    from pymilvus import MilvusClient
-
-    data = tmp_path_factory.mktemp("milvus") / "data.db"
-    port = free_port()
-    log = open(data.parent / "server.log", "wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "milvus_lite", "server", "--data-dir", str(data), "--host", "127.0.0.1",
-         "--port", str(port)],
-        stdout=log, stderr=subprocess.STDOUT,
-    )
-    uri = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        if proc.poll() is not None:
-            pytest.fail(f"milvus-lite server exited {proc.returncode}: {(data.parent / 'server.log').read_text()}")
-        try:
-            c = MilvusClient(uri=uri, timeout=2)
-            c.list_collections()
-            c.close()
-            break
-        except Exception:
-            if time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail("milvus-lite server did not accept connections within 60 s")
-            time.sleep(0.3)
-    yield uri
-    proc.terminate()
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    log.close()
 
 
 @pytest.fixture(params=["local", "milvus"])
