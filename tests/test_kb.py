@@ -36,3 +36,90 @@ def test_catalog_survives_reopen(settings):
     c2 = KnowledgeBases(settings)
     assert c2.get("keep").store == "local"
     c2.close()
+
+
+def test_kb_delete_refused_by_a_writer_keeps_the_kb_listed(kbs, settings):
+    from zhiku.errors import LockedError
+    from zhiku.index.locks import WriterLock
+    from zhiku.ingest.ingestor import Ingestor
+
+    from zhiku.kb import KnowledgeBases
+
+    filler = KnowledgeBases(settings)  # its store stays the KB's writer until closed
+    filler.create("k")
+    Ingestor(filler.open("k"), settings).ingest(lines=["用人单位自用工之日起即与劳动者建立劳动关系。"])
+    filler.close()
+    writer = WriterLock(kbs.root / "k" / "LOCK", "another writer")
+    writer.acquire()
+    with pytest.raises(LockedError):
+        kbs.delete("k")
+    writer.release()
+    assert kbs.info("k").stats == {"documents": 1, "chunks": 1}
+    kbs.delete("k")
+    assert not kbs.exists("k")
+
+
+# ---- a delete cut short by kill -9 --------------------------------------------------------------------------------
+
+# Runs `zhiku kb delete k --yes` and SIGKILLs it at one step: when the store starts dropping ("drop") or once it has
+# dropped ("dropped"); the real drop of whichever engine the KB has runs up to there.
+KILLED_DELETE = """
+import os, signal, sys
+from zhiku.index.local import LocalStore
+from zhiku.index.milvus import MilvusStore
+
+step, home = sys.argv[1:]
+for engine in (LocalStore, MilvusStore):
+    def drop(self, real=engine.drop):
+        if step == "dropped":
+            real(self)
+        os.kill(os.getpid(), signal.SIGKILL)
+    engine.drop = drop
+from zhiku.cli import app
+app(["--home", home, "kb", "delete", "k", "--yes"])
+"""
+
+
+@pytest.mark.parametrize("engine", ["local", "milvus"])
+@pytest.mark.parametrize("step", ["drop", "dropped"])
+def test_kb_delete_killed_midway_leaves_it_whole_or_gone(engine, step, tmp_path, request):
+    """Never a KB listed with its store half dropped (empty, or on Milvus documents without chunks); and a KB
+    created again under the name inherits nothing the killed delete left behind."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import uuid
+
+    from zhiku.config import Settings, StoreSettings
+    from zhiku.ingest.ingestor import Ingestor
+    from zhiku.kb import KnowledgeBases
+
+    store = StoreSettings()
+    if engine == "milvus":
+        store = StoreSettings(backend="milvus", uri=request.getfixturevalue("milvus_uri"),
+                              collection_prefix=f"t{uuid.uuid4().hex[:8]}_")
+    settings = Settings(home=tmp_path / "home", store=store)
+    c = KnowledgeBases(settings)
+    c.create("k")
+    Ingestor(c.open("k"), settings).ingest(lines=["劳动合同期限三个月以上不满一年的，试用期不得超过一个月。",
+                                                  "用人单位自用工之日起即与劳动者建立劳动关系。"])
+    whole = c.info("k").stats
+    assert whole == {"documents": 2, "chunks": 2}
+    c.close()
+
+    env = {**os.environ, "ZHIKU_STORE__COLLECTION_PREFIX": store.collection_prefix}
+    done = subprocess.run([sys.executable, "-c", KILLED_DELETE, step, str(settings.home)], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == -signal.SIGKILL, done.stderr
+
+    c = KnowledgeBases(settings)
+    try:
+        if c.exists("k"):  # the kill came before the delete took effect: all of it is still there
+            assert c.info("k").stats == whole
+            c.delete("k")
+        c.create("k")
+        assert c.info("k").stats == {"documents": 0, "chunks": 0}
+        assert Ingestor(c.open("k"), settings).ingest(lines=["用人单位自用工之日起即与劳动者建立劳动关系。"]).added == 1
+    finally:
+        c.close()

@@ -97,20 +97,40 @@ class KnowledgeBases:
             if s.store.backend == "milvus" and not uri:
                 raise ConfigError("store.backend = 'milvus' needs store.uri (ZHIKU_STORE__URI), e.g. http://127.0.0.1:19530")
             info = KBInfo(name, s.store.backend, uri, embedder.name, embedder.dim, description, time.time())
+            self._clear_leftovers(info, embedder)
             kb = self._open_store(info, embedder)  # creates the engine side first: a failure leaves no catalog row
-            self._db.execute(
-                "INSERT INTO kbs(name, store, store_uri, embedder, dim, description, created_at) VALUES (?,?,?,?,?,?,?)",
-                (info.name, info.store, info.store_uri, info.embedder, info.dim, info.description, info.created_at),
-            )
+            self._insert(info)
             self._open[name] = kb
             return info
 
+    def _insert(self, info: KBInfo) -> None:
+        self._db.execute(
+            "INSERT INTO kbs(name, store, store_uri, embedder, dim, description, created_at) VALUES (?,?,?,?,?,?,?)",
+            (info.name, info.store, info.store_uri, info.embedder, info.dim, info.description, info.created_at),
+        )
+
+    def _clear_leftovers(self, info: KBInfo, embedder: Embedder) -> None:
+        """A KB folder without a catalog row is what a delete or create cut short (kill -9) left: garbage, never
+        data, which a new KB of that name must not inherit."""
+        path = self.root / info.name
+        if not path.exists():
+            return
+        if info.store == "milvus":  # the folder is the evidence that the collection of this name is ours
+            self._open_store(info, embedder).store.drop()
+        shutil.rmtree(path, ignore_errors=True)
+
     def delete(self, name: str) -> None:
+        """The catalog row goes first, as the commit point: a delete cut short leaves the KB whole or gone, never
+        listed half-dropped (create clears what it left)."""
         with self._lock:
             info = self.get(name)
             kb = self._open.pop(name, None) or self._open_store(info, None)
-            kb.store.drop()
             self._db.execute("DELETE FROM kbs WHERE name=?", (name,))
+            try:
+                kb.store.drop()
+            except BaseException:  # e.g. a writer holds it: it stays listed, whole, and can be deleted again
+                self._insert(info)
+                raise
             shutil.rmtree(self.root / name, ignore_errors=True)
 
     def info(self, name: str) -> KBInfo:
