@@ -42,7 +42,6 @@ def test_kb_delete_refused_by_a_writer_keeps_the_kb_listed(kbs, settings):
     from zhiku.errors import LockedError
     from zhiku.index.locks import WriterLock
     from zhiku.ingest.ingestor import Ingestor
-
     from zhiku.kb import KnowledgeBases
 
     filler = KnowledgeBases(settings)  # its store stays the KB's writer until closed
