@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from tests.index.test_store_contract import ART19, _batcher, _spawn, bm25, check_consistent, dense
-from zhiku.errors import CorruptStoreError, InputError
+from zhiku.errors import CorruptStoreError, KBExistsError
 from zhiku.index.locks import WriterLock
 
 LOCAL = pytest.mark.parametrize("engine", ["local"])
@@ -245,7 +245,7 @@ def test_snapshot_and_load_round_trip(filled, make_store, store_spec, engine, co
     assert np.array_equal(vecs[np.argsort(refs)], filled.vectors()[1][np.argsort(filled.vectors()[0])])
     assert copy.check().ok
     assert copy.doc_hashes() == filled.doc_hashes()  # so re-ingesting the same files finds them unchanged
-    with pytest.raises(InputError, match="is not empty"):
+    with pytest.raises(KBExistsError, match="is not empty"):
         copy.load(snap)
 
 
@@ -283,3 +283,52 @@ def test_snapshot_while_another_process_writes(make_store, store_spec, engine, k
     v = next(i for i in versions if make_batch(i)[0].doc.hash == hashes["A"])
     assert sorted(d for d in hashes if d != "A") == sorted(f"N{i}" for i in range(1, v + 1))  # batch v and no other
     assert copy.check().ok
+
+
+# ---- kb export / import of both engines, through the catalog ------------------------------------------------------
+
+
+def test_export_import_between_homes(engine, request, tmp_path, corpus, kit):
+    """The archive carries the engine's snapshot and the catalog entry; a second home restores it under a new name
+    (for Milvus, into a new collection of its own server)."""
+    import uuid
+
+    from zhiku.backup import export_kb, import_kb
+    from zhiku.config import Settings, StoreSettings
+    from zhiku.index.base import DocWrite
+    from zhiku.kb import KnowledgeBases
+
+    uri = request.getfixturevalue("milvus_uri") if engine == "milvus" else ""
+    prefix = f"t{uuid.uuid4().hex[:8]}_"  # collections of this test only, on the shared server
+    homes = [Settings(home=tmp_path / h, store=StoreSettings(backend=engine, uri=uri, collection_prefix=prefix))
+             for h in ("a", "b")]
+    a, b = KnowledgeBases(homes[0]), KnowledgeBases(homes[1])
+    try:
+        a.create("laws", description="backup test")
+        dim = a.get("laws").dim  # the configured embedder's; vectors need only the right shape here
+        docs = [DocWrite(w.doc, w.chunks, np.stack([kit.unit_vector(c.chunk_id, dim) for c in w.chunks]))
+                for w in corpus]
+        a.open("laws").store.write(docs)
+        archive = tmp_path / "laws.tar.gz"
+        manifest = export_kb(a, "laws", archive)
+        assert manifest["kb"]["store"] == engine and manifest["kb"]["stats"] == {"documents": 6, "chunks": 30}
+        info = import_kb(b, archive, "copy")
+        assert (info.name, info.store, info.description, info.stats) == ("copy", engine, "backup test",
+                                                                          {"documents": 6, "chunks": 30})
+        assert b.check("copy").ok
+        src, dst = a.open("laws").store, b.open("copy").store
+        assert dst.doc_hashes() == src.doc_hashes()
+        assert [h.chunk_id for h in bm25(dst)] == [h.chunk_id for h in bm25(src)]
+        assert sorted(p.name for p in b.root.iterdir()) == ["copy"]  # no staging folder left
+        with pytest.raises(KBExistsError, match="'copy' already exists"):
+            import_kb(b, archive, "copy")
+        if engine == "milvus":  # b's "laws" would be a's collection on the shared server: refused, left alone
+            with pytest.raises(KBExistsError, match="is not empty"):
+                import_kb(b, archive)
+            assert a.check("laws").ok and a.info("laws").stats == {"documents": 6, "chunks": 30}
+            assert not b.exists("laws") and sorted(p.name for p in b.root.iterdir()) == ["copy"]
+    finally:
+        for kbs in (a, b):
+            for kb in kbs.list():
+                kbs.delete(kb.name)
+            kbs.close()

@@ -148,7 +148,7 @@ class Store(Protocol):
         choosing; a concurrent write is all in it or not at all). Returns the copy's count()."""
 
     def load(self, src: Path) -> None:
-        """Fill this empty store from a folder `snapshot` of the same engine wrote."""
+        """Fill this empty store from a folder `snapshot` of the same engine wrote; KBExistsError if it holds data."""
 
     def flush(self) -> None:
         """Make recent writes durable and fast to search (called once after an ingest)."""

@@ -27,7 +27,7 @@ from typing import Hashable
 import numpy as np
 import orjson
 
-from zhiku.errors import ConfigError, InputError, LockedError
+from zhiku.errors import ConfigError, InputError, KBExistsError, LockedError
 from zhiku.index.base import REPAIRABLE, CheckReport, DocWrite, Filters, Problem, Ranking, View
 from zhiku.index.locks import SharedLock, WriterLock
 from zhiku.index.registry import (DocRegistry, RegistryReads, backup_to, dumps, integrity, open_copy, open_db,
@@ -506,8 +506,8 @@ class LocalStore(RegistryReads):
         source = Path(src) / "store.sqlite"
         with self._lock, self._wlock.hold():
             if self.generation or self._chunk_count():
-                raise InputError(f"knowledge base '{self.name}' is not empty: load a snapshot into a new one")
-            copy = open_copy(source, "the backup is damaged")
+                raise KBExistsError(f"knowledge base '{self.name}' is not empty: load a snapshot into a new one")
+            copy = open_copy(source, "export the knowledge base again")
             try:
                 try:
                     meta = dict(copy.execute("SELECT key, value FROM meta").fetchall())

@@ -31,7 +31,7 @@ from typing import Hashable, Iterator
 
 import numpy as np
 
-from zhiku.errors import BackendError, ConfigError, InputError, LockedError
+from zhiku.errors import BackendError, ConfigError, InputError, KBExistsError, LockedError
 from zhiku.index.base import REPAIRABLE, CheckReport, DocWrite, Filters, Ranking, View
 from zhiku.index.locks import WriterLock, flock_held
 from zhiku.index.registry import (DocRegistry, RegistryReads, backup_to, chunked, dumps, integrity, open_copy,
@@ -459,8 +459,9 @@ class MilvusStore(RegistryReads):
             with self._call("count"):
                 rows_here = self._client.query(self.collection, filter="", output_fields=["count(*)"])[0]["count(*)"]
             if rows_here or self._rows("SELECT COUNT(*) FROM docs")[0][0]:
-                raise InputError(f"knowledge base '{self.name}' is not empty: load a snapshot into a new one")
-            copy = open_copy(src / "registry.sqlite", "the backup is damaged")
+                raise KBExistsError(f"knowledge base '{self.name}': Milvus collection '{self.collection}' is not "
+                                    "empty: load the snapshot under another name")
+            copy = open_copy(src / "registry.sqlite", "export the knowledge base again")
             try:
                 docs = copy.execute(f"SELECT doc_id, source, hash, rev, chunks, meta, updated_at FROM docs "
                                     f"WHERE {_LIVE}").fetchall()

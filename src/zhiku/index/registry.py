@@ -6,6 +6,7 @@ connection discipline and the read side do not.
 """
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import threading
@@ -33,36 +34,20 @@ def named_damage(path: Path, advice: str) -> Iterator[None]:
 
 
 class _Cursor(sqlite3.Cursor):
-    def _named(self):
-        return named_damage(self.connection.path, self.connection.advice)
+    """A cursor whose every step reports a damaged file as CorruptStoreError (see `named_damage`)."""
 
-    def execute(self, *a):
-        with self._named():
-            return super().execute(*a)
 
-    def executemany(self, *a):
-        with self._named():
-            return super().executemany(*a)
+def _reporting_damage(method):
+    @functools.wraps(method)
+    def step(self, *a):
+        with named_damage(self.connection.path, self.connection.advice):
+            return method(self, *a)
 
-    def executescript(self, *a):
-        with self._named():
-            return super().executescript(*a)
+    return step
 
-    def fetchone(self):
-        with self._named():
-            return super().fetchone()
 
-    def fetchmany(self, *a):
-        with self._named():
-            return super().fetchmany(*a)
-
-    def fetchall(self):
-        with self._named():
-            return super().fetchall()
-
-    def __next__(self):
-        with self._named():
-            return super().__next__()
+for _name in ("execute", "executemany", "executescript", "fetchone", "fetchmany", "fetchall", "__next__"):
+    setattr(_Cursor, _name, _reporting_damage(getattr(sqlite3.Cursor, _name)))
 
 
 class Db(sqlite3.Connection):
