@@ -82,14 +82,15 @@ app(["--home", home, "kb", "delete", "k", "--yes"])
 @pytest.mark.parametrize("engine", ["local", "milvus"])
 @pytest.mark.parametrize("step", ["drop", "dropped"])
 def test_kb_delete_killed_midway_leaves_it_whole_or_gone(engine, step, tmp_path, request):
-    """Never a KB listed with its store half dropped (empty, or on Milvus documents without chunks); and a KB
-    created again under the name inherits nothing the killed delete left behind."""
+    """Never a KB listed with its store half dropped (empty, or on Milvus documents without chunks); a KB imported
+    under the name is not refused for what the killed delete left, and one created again inherits none of it."""
     import os
     import signal
     import subprocess
     import sys
     import uuid
 
+    from zhiku.backup import export_kb, import_kb
     from zhiku.config import Settings, StoreSettings
     from zhiku.ingest.ingestor import Ingestor
     from zhiku.kb import KnowledgeBases
@@ -105,6 +106,7 @@ def test_kb_delete_killed_midway_leaves_it_whole_or_gone(engine, step, tmp_path,
                                                   "用人单位自用工之日起即与劳动者建立劳动关系。"])
     whole = c.info("k").stats
     assert whole == {"documents": 2, "chunks": 2}
+    export_kb(c, "k", tmp_path / "k.tar.gz")
     c.close()
 
     env = {**os.environ, "ZHIKU_STORE__COLLECTION_PREFIX": store.collection_prefix}
@@ -117,6 +119,8 @@ def test_kb_delete_killed_midway_leaves_it_whole_or_gone(engine, step, tmp_path,
         if c.exists("k"):  # the kill came before the delete took effect: all of it is still there
             assert c.info("k").stats == whole
             c.delete("k")
+        assert import_kb(c, tmp_path / "k.tar.gz").stats == whole  # what the delete left is no obstacle
+        c.delete("k")
         c.create("k")
         assert c.info("k").stats == {"documents": 0, "chunks": 0}
         assert Ingestor(c.open("k"), settings).ingest(lines=["用人单位自用工之日起即与劳动者建立劳动关系。"]).added == 1

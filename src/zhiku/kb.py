@@ -118,7 +118,7 @@ class KnowledgeBases:
             (info.name, info.store, info.store_uri, info.embedder, info.dim, info.description, info.created_at),
         )
 
-    def _clear_leftovers(self, info: KBInfo, embedder: Embedder) -> None:
+    def _clear_leftovers(self, info: KBInfo, embedder: Embedder | None) -> None:
         """A KB folder without a catalog row is what a delete or create cut short (kill -9) left: garbage, never
         data, which a new KB of that name must not inherit."""
         path = self.root / info.name
@@ -162,8 +162,9 @@ class KnowledgeBases:
         nothing behind."""
         validate_name(info.name)
         with self._lock:
-            if self.exists(info.name) or (self.root / info.name).exists():
+            if self.exists(info.name):
                 raise KBExistsError(f"knowledge base '{info.name}' already exists: choose another name")
+            self._clear_leftovers(info, None)
             staging = self.root / f".restore-{uuid.uuid4().hex[:12]}"  # not a valid KB name: never listed
             kb = self._open_store(info, None, staging)
             try:
