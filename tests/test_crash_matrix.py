@@ -54,10 +54,12 @@ def test_kill_point(matrix, request, op, engine, delay, reference):
     assert point.ok, point.problem
 
 
-def test_the_verdict_catches_wrong_counts_and_a_missing_article(matrix, tmp_path):
-    """The matrix can fail: a KB one document short, or whose search misses the article, is not a pass."""
+def test_the_matrix_catches_damage_wrong_counts_and_a_missing_article(matrix):
+    """The matrix can fail: a KB that `kb check` finds damaged, one with other counts than the clean run's, or
+    whose search misses the article, is not a pass."""
     home = matrix.home(matrix.engines["local"], "verdict")
     shutil.copytree(matrix.template(matrix.engines["local"]), home.path)
+    assert cm.check_kb(home) == "clean"
     assert cm.verdict(home, WHOLE) == WHOLE
     with pytest.raises(cm.Failure, match="counts .* the clean run has"):
         cm.verdict(home, {"documents": 33, "chunks": 33})
@@ -70,3 +72,6 @@ def test_the_verdict_catches_wrong_counts_and_a_missing_article(matrix, tmp_path
     kbs.close()
     with pytest.raises(cm.Failure, match="misses 中华人民共和国劳动合同法#第十九条"):
         cm.verdict(home, None)
+    (home.path / "kb" / cm.KB / "store.sqlite").write_bytes(b"not a database " * 1000)
+    with pytest.raises(cm.Failure, match="kb check exited"):
+        cm.check_kb(home)
