@@ -386,8 +386,8 @@ class Operation:
     def start(self, home: Home) -> Run:
         raise NotImplementedError
 
-    def after_kill(self, home: Home, reference: dict | None) -> None:
-        """What the operation promises about the state a kill left, beyond a clean `kb check`."""
+    def after_kill(self, left: dict | None, reference: dict | None) -> None:
+        """What the operation promises about the counts a kill `left` (None: no KB), beyond a clean `kb check`."""
 
     def complete(self, home: Home, run: Run) -> None:
         """Run the operation again to its end (after a kill, or after the clean run: a no-op re-run)."""
@@ -450,9 +450,9 @@ class KBDelete(Operation):
     def start(self, home: Home) -> Run:
         return CliRun(home, "kb", "delete", KB, "--yes")
 
-    def after_kill(self, home: Home, reference: dict | None) -> None:
-        if home.kb_exists() and reference and (got := counts(home)) != reference:
-            raise Failure(f"half deleted: the KB is still listed with {got}, whole it has {reference}")
+    def after_kill(self, left: dict | None, reference: dict | None) -> None:
+        if left is not None and reference and left != reference:
+            raise Failure(f"half deleted: the KB is still listed with {left}, whole it has {reference}")
 
     def complete(self, home: Home, run: Run) -> None:
         if home.kb_exists():
@@ -519,6 +519,7 @@ class Point:
     ok: bool = False
     ended_first: bool = False  # the operation had finished before the kill came
     after_kill: str = ""  # clean | absent
+    left: dict | None = None  # the counts the kill left (after kb check), None when the KB was absent
     problem: str = ""
     seconds: float = 0.0  # the clean run's duration
     counts: dict = field(default_factory=dict)
@@ -545,7 +546,9 @@ def run_point(op: Operation, home: Home, delay: float | None, reference: dict | 
         point.after_kill = check_kb(home)
         if point.after_kill == "absent" and not op.may_be_absent:
             raise Failure("the knowledge base is gone")
-        op.after_kill(home, reference)
+        if point.after_kill == "clean":
+            point.left = counts(home)
+        op.after_kill(point.left, reference)
         op.complete(home, run)
         point.counts = verdict(home, reference)
         point.ok = True
@@ -591,6 +594,7 @@ class Matrix:
         when = "clean run" if delay is None else f"kill at {delay:.2f}s"
         self.log(f"{op:<16} {engine:<7} {when:<14} {'ok' if p.ok else 'FAIL'}"
                  f"{' (ended first)' if p.ended_first else ''}{' ' + p.after_kill if p.after_kill else ''}"
+                 f"{f' {p.left}' if p.left else ''}"
                  f"{' ' + p.problem if p.problem else ''}")  # fmt: skip
         return p
 
@@ -619,12 +623,22 @@ def plan(cells: list[tuple[str, str]], points: int, durations: dict, rng: random
     return out
 
 
+def left(p: Point) -> str:
+    return "-" if p.left is None else str(p.left["documents"])
+
+
+def left_order(p: Point) -> int:
+    return -1 if p.left is None else p.left["documents"]
+
+
 def table(cleans: dict, results: list[Point]) -> str:
     from rich.console import Console
     from rich.table import Table
 
     t = Table(title="crash matrix: kill -9, then kb check, re-run, counts, search")
-    for col in ("operation", "engine", "clean run", "points", "passed", "ended before the kill", "failures"):
+    columns = ("operation", "engine", "clean run", "points", "passed", "ended before the kill",
+               "documents the kills left (-: no KB)", "failures")  # fmt: skip
+    for col in columns:
         t.add_column(col)
     for (op, engine), clean in cleans.items():
         mine = [p for p in results if (p.op, p.engine) == (op, engine)]
@@ -632,7 +646,8 @@ def table(cleans: dict, results: list[Point]) -> str:
         if not clean.ok:
             fails.insert(0, f"clean run: {clean.problem}")
         t.add_row(op, engine, f"{clean.seconds:.1f}s {clean.counts}", str(len(mine)), str(sum(p.ok for p in mine)),
-                  str(sum(p.ended_first for p in mine)), "\n".join(fails) or "-")  # fmt: skip
+                  str(sum(p.ended_first for p in mine)), " ".join(left(p) for p in sorted(mine, key=left_order)),
+                  "\n".join(fails) or "-")  # fmt: skip
     console = Console(width=200)
     with console.capture() as cap:
         console.print(t)
