@@ -1,6 +1,6 @@
 """What a hostile web page in the user's own browser can do to a local server without keys (issue 13, item 1):
 write through a cross-site request (refused by Origin), or read and write under its own name after DNS rebinding
-(refused by Host)."""
+(refused by Host); and the hardening headers every answer carries."""
 from __future__ import annotations
 
 import pytest
@@ -75,6 +75,22 @@ def test_allowed_hosts_are_served_and_may_write(keyless):
         assert c.delete("/api/kbs/lan", headers={"Origin": "https://kb.lan"}).status_code == 200
         assert c.get("/api/kbs", headers={"Host": f"other.lan:{port}"}).status_code == 403
         assert c.post("/api/kbs", json={"name": "x"}, headers={"Origin": "http://other.lan"}).status_code == 403
+
+
+def test_hardening_headers(keyless):
+    from zhiku.serve.security_headers import UI_CSP
+
+    with keyless.client() as c:
+        ui = c.get("/ui/")
+        assert ui.status_code == 200
+        assert ui.headers["content-security-policy"] == UI_CSP
+        assert "'unsafe-inline'" not in UI_CSP and "frame-ancestors 'none'" in UI_CSP
+        assert c.get("/ui/app.js").headers["content-security-policy"] == UI_CSP
+        refused = c.get("/api/kbs", headers={"Host": "evil.example"})
+        for r in (ui, c.get("/api/kbs"), c.get("/healthz"), refused, c.get("/api/kbs/nope")):
+            assert r.headers["x-content-type-options"] == "nosniff", r.url
+            assert r.headers["x-frame-options"] == "DENY", r.url
+            assert r.headers["referrer-policy"] == "no-referrer", r.url
 
 
 def test_host_rules():
