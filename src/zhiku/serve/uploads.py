@@ -1,0 +1,111 @@
+"""Uploaded files: safe names, an all-or-nothing save under ZHIKU_HOME/uploads/<kb>/, and document ids that do not
+reveal where ZHIKU_HOME is.
+
+One file per name and KB, so uploading a new version of a file replaces its documents instead of adding them
+twice. A *different* file under a name already there (same base name, another folder on the client) is refused
+with 409 unless the request says replace=true: the server cannot tell an update from a namesake, so it asks.
+"""
+from __future__ import annotations
+
+import os
+import re
+import unicodedata
+import uuid
+from pathlib import Path
+
+from zhiku.errors import InputError, UnsupportedFileError, ZhikuError
+from zhiku.ingest.ingestor import Ingestor, IngestReport
+from zhiku.ingest.loaders import SUPPORTED_SUFFIXES
+from zhiku.types import Document
+
+_UNSAFE = re.compile(r"[^\w.\-()（）《》]+", re.UNICODE)
+MAX_NAME_BYTES = 200  # NAME_MAX is 255 bytes; room for the temporary name's prefix and suffix
+PUBLIC_ROOT = "uploads"  # what document ids and sources of uploads start with instead of the server's path
+
+
+class UploadExistsError(ZhikuError):
+    """A different file is already uploaded under this name (HTTP 409; replace=true replaces it)."""
+
+    exit_code = 2
+    http_status = 409
+
+
+def safe_filename(name: str) -> str:
+    """A client's file name reduced to a harmless basename: no directories, no '..', no control characters, short
+    enough for any file system (the end, with the extension, is kept)."""
+    name = unicodedata.normalize("NFC", name or "").replace("\\", "/").split("/")[-1]
+    name = _UNSAFE.sub("_", name).strip("._ ")
+    name = name.encode()[-MAX_NAME_BYTES:].decode(errors="ignore").lstrip("._ ")
+    if not name:
+        raise InputError("upload has no usable file name")
+    return name
+
+
+def check_supported(name: str) -> None:
+    if not any(name.lower().endswith(s) for s in SUPPORTED_SUFFIXES):
+        raise UnsupportedFileError(
+            f"{name}: unsupported file type (supported: {', '.join(sorted(set(SUPPORTED_SUFFIXES)))})"
+        )
+
+
+class Uploads:
+    def __init__(self, root: Path):
+        self.root = root
+
+    def folder(self, kb: str) -> Path:
+        d = self.root / kb
+        d.mkdir(parents=True, exist_ok=True)
+        return d
+
+    def save(self, kb: str, files: list[tuple[str, bytes]], replace: bool = False) -> list[Path]:
+        """Write (safe name, content) pairs all or nothing: each goes to a hidden temporary name first and is
+        renamed into place only once every file is written, so a failure (a full disk, a refused file) leaves
+        no file behind, half-written or whole. Same content under the same name is no conflict (an unchanged
+        re-upload)."""
+        folder = self.folder(kb)
+        targets = [folder / name for name, _ in files]
+        if not replace:
+            clashes = [p.name for p, (_, data) in zip(targets, files) if p.is_file() and p.read_bytes() != data]
+            if clashes:
+                raise UploadExistsError(
+                    f"knowledge base '{kb}' already has a different file named {', '.join(clashes)}: rename the "
+                    "upload, or send replace=true to replace it (its documents are re-ingested)"
+                )
+        temps: list[Path] = []
+        try:
+            for target, (_, data) in zip(targets, files):
+                temps.append(target.with_name(f".{uuid.uuid4().hex[:12]}.part"))
+                temps[-1].write_bytes(data)
+            for temp, target in zip(temps, targets):
+                os.replace(temp, target)
+        finally:
+            for temp in temps:
+                temp.unlink(missing_ok=True)
+        return targets
+
+
+class UploadIngestor(Ingestor):
+    """Ingests uploaded files under ids relative to the uploads root ("uploads/<name>"), not the server's absolute
+    path: users see document ids in citations and listings, and they should not learn where ZHIKU_HOME is.
+
+    Documents are renamed before they are hashed and compared, so an unchanged re-upload is still "unchanged".
+    Documents an earlier version stored under the absolute path are removed on re-upload, as stale.
+    """
+
+    def __init__(self, kb, settings, folder: Path):
+        super().__init__(kb, settings)
+        self.prefix = str(folder.resolve()) + os.sep
+
+    def public(self, path: str) -> str:
+        return PUBLIC_ROOT + "/" + path[len(self.prefix):] if path.startswith(self.prefix) else path
+
+    def _ingest_docs(self, docs: list[Document], report: IngestReport, *args) -> None:
+        for d in docs:
+            d.doc_id, d.source = self.public(d.doc_id), self.public(d.source)
+            if isinstance(d.meta.get("path"), str):
+                d.meta["path"] = self.public(d.meta["path"])
+        super()._ingest_docs(docs, report, *args)
+
+    def _remove_stale(self, source: str, seen: set[str], report: IngestReport) -> None:
+        super()._remove_stale(self.public(source), seen, report)
+        super()._remove_stale(source, seen, report)  # what was stored under the absolute path before
