@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import time
+from pathlib import Path
 
 import pytest
 
@@ -101,7 +102,13 @@ def test_upload_ingestor_ids_are_stable_and_replace_absolute_ones(kbs, settings)
     kbs.create("up")
     kb = kbs.open("up")
     uploads = Uploads(settings.home / "uploads")
-    [law] = uploads.save("up", [("旧条例.md", SMALL_LAW.encode())])
+
+    def save(name: str, text: str) -> Path:
+        with uploads.staging("up", replace=True) as stage:
+            stage.add(name, text.encode())
+        return stage.paths[0]
+
+    law = save("旧条例.md", SMALL_LAW)
     assert Ingestor(kb, settings).ingest([law]).added == 1  # the old way: absolute id
     ingest = UploadIngestor(kb, settings, uploads.folder("up"))
     report = ingest.ingest([law])
@@ -110,9 +117,9 @@ def test_upload_ingestor_ids_are_stable_and_replace_absolute_ones(kbs, settings)
     assert ingest.ingest([law]).unchanged == 1
 
     rows = [{"id": "r1", "text": "第一条记录的正文。"}, {"id": "r2", "text": "第二条记录的正文。"}]
-    [records] = uploads.save("up", [("记录.jsonl", "\n".join(json.dumps(r, ensure_ascii=False) for r in rows).encode())])
+    records = save("记录.jsonl", "\n".join(json.dumps(r, ensure_ascii=False) for r in rows))
     assert ingest.ingest([records]).added == 2
-    uploads.save("up", [("记录.jsonl", json.dumps(rows[0], ensure_ascii=False).encode())], replace=True)
+    save("记录.jsonl", json.dumps(rows[0], ensure_ascii=False))
     report = ingest.ingest([records])
     assert (report.unchanged, report.removed) == (1, 1)
     assert sorted(d.doc_id for d in kb.store.documents()) == ["uploads/旧条例.md", "uploads/记录.jsonl#r1"]

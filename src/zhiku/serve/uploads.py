@@ -7,10 +7,13 @@ with 409 unless the request says replace=true: the server cannot tell an update 
 """
 from __future__ import annotations
 
+import filecmp
 import os
 import re
 import unicodedata
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from zhiku.errors import InputError, UnsupportedFileError, ZhikuError
@@ -57,31 +60,47 @@ class Uploads:
         d.mkdir(parents=True, exist_ok=True)
         return d
 
-    def save(self, kb: str, files: list[tuple[str, bytes]], replace: bool = False) -> list[Path]:
-        """Write (safe name, content) pairs all or nothing: each goes to a hidden temporary name first and is
-        renamed into place only once every file is written, so a failure (a full disk, a refused file) leaves
-        no file behind, half-written or whole. Same content under the same name is no conflict (an unchanged
-        re-upload)."""
-        folder = self.folder(kb)
-        targets = [folder / name for name, _ in files]
-        if not replace:
-            clashes = [p.name for p, (_, data) in zip(targets, files) if p.is_file() and p.read_bytes() != data]
-            if clashes:
-                raise UploadExistsError(
-                    f"knowledge base '{kb}' already has a different file named {', '.join(clashes)}: rename the "
-                    "upload, or send replace=true to replace it (its documents are re-ingested)"
-                )
-        temps: list[Path] = []
+    @contextmanager
+    def staging(self, kb: str, replace: bool = False) -> Iterator[Staging]:
+        """The files of one request, all or nothing: each is written under a hidden temporary name as it comes
+        (one file in memory at a time) and renamed into place only when the block ends without an error, so a
+        refused file, a full disk or a dropped connection leaves no file behind, half-written or whole."""
+        stage = Staging(self.folder(kb), kb, replace)
         try:
-            for target, (_, data) in zip(targets, files):
-                temps.append(target.with_name(f".{uuid.uuid4().hex[:12]}.part"))
-                temps[-1].write_bytes(data)
-            for temp, target in zip(temps, targets):
-                os.replace(temp, target)
+            yield stage
+            stage.commit()
         finally:
-            for temp in temps:
-                temp.unlink(missing_ok=True)
-        return targets
+            stage.discard()
+
+
+class Staging:
+    def __init__(self, folder: Path, kb: str, replace: bool):
+        self.folder, self.kb, self.replace = folder, kb, replace
+        self.pending: list[tuple[Path, Path]] = []  # (temporary, final)
+
+    def add(self, name: str, data: bytes) -> None:
+        """Stage one file (a safe name). A different file already under that name is refused unless `replace`;
+        the same content again is no conflict (an unchanged re-upload)."""
+        final, temp = self.folder / name, self.folder / f".{uuid.uuid4().hex[:12]}.part"
+        self.pending.append((temp, final))
+        temp.write_bytes(data)
+        if not self.replace and final.is_file() and not filecmp.cmp(temp, final, shallow=False):
+            raise UploadExistsError(
+                f"knowledge base '{self.kb}' already has a different file named {name}: rename the upload, or send "
+                "replace=true to replace it (its documents are re-ingested)"
+            )
+
+    @property
+    def paths(self) -> list[Path]:
+        return [final for _, final in self.pending]
+
+    def commit(self) -> None:
+        for temp, final in self.pending:
+            os.replace(temp, final)
+
+    def discard(self) -> None:
+        for temp, _ in self.pending:
+            temp.unlink(missing_ok=True)
 
 
 class UploadIngestor(Ingestor):

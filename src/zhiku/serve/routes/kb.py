@@ -78,14 +78,13 @@ async def upload(
         check_supported(n)  # 415 for the whole request: the caller sent something we can never read
     if len(set(names)) != len(names):
         raise EmptyInputError("two uploaded files have the same name")
-    contents: list[tuple[str, bytes]] = []
-    for f, n in zip(files, names):  # every file read and checked before any is saved
-        data = await f.read(limit + 1)
-        if len(data) > limit:
-            raise PayloadTooLargeError(f"{n}: larger than {max_mb:g} MB (server.max_upload_mb)")
-        contents.append((n, data))
-    paths = await anyio.to_thread.run_sync(state.uploads.save, name, contents, replace)
-    folder = state.uploads.folder(name)
+    with state.uploads.staging(name, replace) as stage:  # any error here: none of the files is kept
+        for f, n in zip(files, names):
+            data = await f.read(limit + 1)
+            if len(data) > limit:
+                raise PayloadTooLargeError(f"{n}: larger than {max_mb:g} MB (server.max_upload_mb)")
+            await anyio.to_thread.run_sync(stage.add, n, data)
+    paths, folder = stage.paths, stage.folder
     lines = [ln for ln in text.splitlines() if ln.strip()]
 
     def run(paths, lines, progress):
