@@ -30,7 +30,8 @@ def test_uploaded_documents_do_not_show_server_paths(keyless):
         assert wait_job(c, r.json()["id"])["report"]["added"] == 1
         doc = next(d for d in c.get("/api/kbs/demo/documents").json()["documents"] if "路径条例" in d["doc_id"])
         assert doc["doc_id"] == doc["source"] == "uploads/路径条例.md"
-        hits = c.post("/api/search", json={"query": "上传的文件应当被切分", "kb": "demo", "mode": "bm25"}).json()["hits"]
+        query = {"query": "上传的文件应当被切分", "kb": "demo", "mode": "bm25"}
+        hits = c.post("/api/search", json=query).json()["hits"]
         mine = [h for h in hits if h["doc_id"] == doc["doc_id"]]
         assert mine and mine[0]["chunk_id"].startswith("uploads/路径条例.md#")
         assert str(keyless.home) not in json.dumps(hits, ensure_ascii=False)
@@ -97,7 +98,7 @@ def test_upload_ingestor_ids_are_stable_and_replace_absolute_ones(kbs, settings)
     """A file uploaded before ids were relative (stored under its absolute path) is taken over on re-upload;
     records that left a re-uploaded file leave the KB (stale removal still finds them by their source)."""
     from zhiku.ingest.ingestor import Ingestor
-    from zhiku.serve.uploads import Uploads, UploadIngestor
+    from zhiku.serve.uploads import UploadIngestor, Uploads
 
     kbs.create("up")
     kb = kbs.open("up")
