@@ -57,6 +57,18 @@ def test_namesake_from_another_folder_does_not_replace_silently(keyless):
         assert (keyless.home / "uploads" / "demo" / "同名条例.md").read_text(encoding="utf-8") == LAW_V2
 
 
+def test_deleting_an_uploaded_document_removes_its_file(keyless):
+    folder = keyless.home / "uploads" / "demo"
+    with keyless.client() as c:
+        r = _upload(c, "删除条例.md", SMALL_LAW)
+        assert wait_job(c, r.json()["id"])["report"]["added"] == 1
+        assert (folder / "删除条例.md").is_file()
+        assert c.delete("/api/kbs/demo/documents/uploads/删除条例.md").status_code == 200
+        assert not (folder / "删除条例.md").exists()
+        r = _upload(c, "删除条例.md", LAW_V2)  # no longer a namesake of anything
+        assert r.status_code == 202, r.text
+
+
 def test_refused_upload_leaves_no_file(keyless):
     before = _leftovers(keyless.home)
     files = [("files", ("先到.md", SMALL_LAW.encode(), "text/markdown")),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import filecmp
 import os
 import re
+import shutil
 import unicodedata
 import uuid
 from collections.abc import Iterator
@@ -59,6 +60,20 @@ class Uploads:
         d = self.root / kb
         d.mkdir(parents=True, exist_ok=True)
         return d
+
+    def drop(self, kb: str) -> None:
+        """The KB is gone: so are its uploaded files."""
+        shutil.rmtree(self.root / kb, ignore_errors=True)
+
+    def release(self, kb: str, doc_id: str, store) -> None:
+        """After a document was deleted: remove the uploaded file it came from once no document of that file is
+        left, so the folder does not grow for ever and a later file under that name is no namesake."""
+        if not doc_id.startswith(PUBLIC_ROOT + "/"):
+            return  # not an upload
+        source = doc_id.partition("#")[0]  # "#" never survives safe_filename: the rest is a record's id
+        path = self.root / kb / source[len(PUBLIC_ROOT) + 1 :]
+        if path.parent == self.root / kb and not store.documents(source=source):
+            path.unlink(missing_ok=True)
 
     @contextmanager
     def staging(self, kb: str, replace: bool = False) -> Iterator[Staging]:

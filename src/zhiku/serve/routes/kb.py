@@ -38,6 +38,7 @@ def kb_info(name: str, state: AppState = Depends(get_state), _key=Depends(user))
 def delete_kb(name: str, state: AppState = Depends(get_state), _key=Depends(admin)):
     state.forget(name)
     state.kbs.delete(name)
+    state.uploads.drop(name)
     return {"deleted": name}
 
 
@@ -52,8 +53,10 @@ def documents(name: str, state: AppState = Depends(get_state), _key=Depends(user
 
 @router.delete("/{name}/documents/{doc_id:path}")
 def delete_document(name: str, doc_id: str, state: AppState = Depends(get_state), _key=Depends(admin)):
-    if state.kbs.open(name).store.delete([doc_id]) == 0:
+    store = state.kbs.open(name).store
+    if store.delete([doc_id]) == 0:
         raise NotFoundError(f"document '{doc_id}' is not in knowledge base '{name}'")
+    state.uploads.release(name, doc_id, store)
     return {"deleted": doc_id}
 
 
