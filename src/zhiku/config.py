@@ -234,6 +234,17 @@ class Settings(BaseSettings):
     def kb_root(self) -> Path:
         return self.home / "kb"
 
+    def make_home(self) -> Path:
+        """`home`, created if need be; a path that cannot be a directory is one clear error, not a traceback."""
+        from zhiku.errors import ConfigError
+
+        try:
+            self.home.mkdir(parents=True, exist_ok=True)
+        except OSError as e:  # FileExistsError: a file is in the way; NotADirectoryError: a parent is a file
+            raise ConfigError(f"ZHIKU_HOME {self.home} is not a usable directory ({e.strerror}): point ZHIKU_HOME "
+                              "(or --home) at a directory") from None
+        return self.home
+
     def to_public_dict(self) -> dict:
         """The settings as JSON data, safe to show: every Secret field and every credential inside a URL masked."""
         return _masked(self, self.model_dump(mode="json"))

@@ -91,6 +91,15 @@ class LockedError(ZhikuError):
     http_status = 423
 
 
+class CorruptStoreError(ZhikuError):
+    """A file zhiku cannot rebuild is damaged: a catalog, store or registry that SQLite cannot read, or a
+    knowledge base that `zhiku kb check` finds inconsistent. Derived indexes (keyword, dense) never raise it:
+    they are rebuilt from store.sqlite."""
+
+    exit_code = 7
+    http_status = 500
+
+
 class BackendError(ZhikuError):
     """An engine (LLM server, embedding endpoint, Milvus) failed or is unreachable."""
 

@@ -3,17 +3,23 @@ and one embedder. The CLI, the HTTP API and the web UI all go through `Knowledge
 """
 from __future__ import annotations
 
+import os
 import re
 import shutil
-import sqlite3
 import threading
 import time
+import uuid
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 from zhiku.config import Settings
-from zhiku.errors import ConfigError, InputError, KBExistsError, KBNotFoundError
-from zhiku.index.base import Store
+from zhiku.errors import ConfigError, CorruptStoreError, InputError, KBExistsError, KBNotFoundError
+from zhiku.index.base import CheckReport, Store
 from zhiku.index.embedders import Embedder, get_embedder
+from zhiku.index.registry import integrity, open_db
+
+CATALOG_ADVICE = ("restore catalog.sqlite from a backup of ZHIKU_HOME, or move it aside to start an empty catalog "
+                  "and bring knowledge bases back with `zhiku kb import`")
 
 _NAME = re.compile(r"^[\w\-.]{1,64}$", re.UNICODE)  # letters (CJK included), digits, _ - .
 
@@ -54,10 +60,9 @@ class KnowledgeBases:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.root = settings.kb_root
-        self.root.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(settings.home / "catalog.sqlite", check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA busy_timeout=5000")
+        settings.make_home()
+        self.root.mkdir(exist_ok=True)
+        self._db = open_db(settings.home / "catalog.sqlite", synchronous="FULL", advice=CATALOG_ADVICE)
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS kbs (name TEXT PRIMARY KEY, store TEXT NOT NULL, store_uri TEXT NOT NULL,"
             " embedder TEXT NOT NULL, dim INTEGER NOT NULL, description TEXT NOT NULL, created_at REAL NOT NULL)"
@@ -93,25 +98,75 @@ class KnowledgeBases:
                 raise KBExistsError(f"knowledge base '{name}' already exists")
             s = self.settings
             embedder = get_embedder(s.embedder)
-            uri = s.store.uri if s.store.backend == "milvus" else ""
-            if s.store.backend == "milvus" and not uri:
-                raise ConfigError("store.backend = 'milvus' needs store.uri (ZHIKU_STORE__URI), e.g. http://127.0.0.1:19530")
+            uri = self.milvus_uri() if s.store.backend == "milvus" else ""
             info = KBInfo(name, s.store.backend, uri, embedder.name, embedder.dim, description, time.time())
             kb = self._open_store(info, embedder)  # creates the engine side first: a failure leaves no catalog row
-            self._db.execute(
-                "INSERT INTO kbs(name, store, store_uri, embedder, dim, description, created_at) VALUES (?,?,?,?,?,?,?)",
-                (info.name, info.store, info.store_uri, info.embedder, info.dim, info.description, info.created_at),
-            )
+            self._insert(info)
             self._open[name] = kb
             return info
+
+    def milvus_uri(self) -> str:
+        """Where this home's Milvus knowledge bases live."""
+        if not self.settings.store.uri:
+            raise ConfigError("store.backend = 'milvus' needs store.uri (ZHIKU_STORE__URI), e.g. http://127.0.0.1:19530")
+        return self.settings.store.uri
+
+    def _insert(self, info: KBInfo) -> None:
+        self._db.execute(
+            "INSERT INTO kbs(name, store, store_uri, embedder, dim, description, created_at) VALUES (?,?,?,?,?,?,?)",
+            (info.name, info.store, info.store_uri, info.embedder, info.dim, info.description, info.created_at),
+        )
 
     def delete(self, name: str) -> None:
         with self._lock:
             info = self.get(name)
-            kb = self._open.pop(name, None) or self._open_store(info, None)
-            kb.store.drop()
+            try:
+                kb = self._open.pop(name, None) or self._open_store(info, None)
+                kb.store.drop()
+            except CorruptStoreError:
+                if info.store != "local":
+                    raise
+                # a damaged local store is only files: removing its folder below removes it
             self._db.execute("DELETE FROM kbs WHERE name=?", (name,))
             shutil.rmtree(self.root / name, ignore_errors=True)
+
+    def check(self, name: str, repair: bool = False) -> CheckReport:
+        """The catalog's integrity, then the knowledge base's own store (Store.check)."""
+        damage = integrity(self._db)
+        report = self.open(name).store.check(repair)
+        if damage:
+            report.found(f"{self._db.path} fails SQLite's integrity check: {'; '.join(damage[:3])}", CATALOG_ADVICE)
+        return report
+
+    def restore(self, info: KBInfo, snapshot: Path) -> KBInfo:
+        """A new knowledge base `info.name` filled from a folder Store.snapshot wrote, checked before it joins the
+        catalog: built in a hidden folder beside the others and moved into place last, so a failure leaves
+        nothing behind."""
+        validate_name(info.name)
+        with self._lock:
+            if self.exists(info.name) or (self.root / info.name).exists():
+                raise KBExistsError(f"knowledge base '{info.name}' already exists: choose another name")
+            staging = self.root / f".restore-{uuid.uuid4().hex[:12]}"  # not a valid KB name: never listed
+            kb = self._open_store(info, None, staging)
+            try:
+                kb.store.load(snapshot)
+                report = kb.store.check()
+                if not report.ok:
+                    raise CorruptStoreError(f"knowledge base '{info.name}' failed its check after loading: "
+                                            + "; ".join(p.what for p in report.problems if not p.repaired))
+                info.stats = kb.store.count()
+            except KBExistsError:  # the engine already holds data of that name (a Milvus collection): not ours
+                kb.close()
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
+            except BaseException:
+                kb.store.drop()
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
+            kb.close()
+            os.rename(staging, self.root / info.name)
+            self._insert(info)
+            return info
 
     def info(self, name: str) -> KBInfo:
         info = self.get(name)
@@ -127,14 +182,14 @@ class KnowledgeBases:
                 self._open[name] = kb
             return kb
 
-    def _open_store(self, info: KBInfo, embedder: Embedder | None) -> KnowledgeBase:
+    def _open_store(self, info: KBInfo, embedder: Embedder | None, path: Path | None = None) -> KnowledgeBase:
         embedder = embedder or get_embedder(self.settings.embedder)
         if embedder.name != info.embedder:
             raise ConfigError(
                 f"knowledge base '{info.name}' was built with embedder '{info.embedder}', the configured one is "
                 f"'{embedder.name}': set embedder.backend back, or re-create the knowledge base"
             )
-        path = self.root / info.name
+        path = path or self.root / info.name
         if info.store == "local":
             from zhiku.index.local import LocalStore
 

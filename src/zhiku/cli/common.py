@@ -54,9 +54,7 @@ def guarded(fn):
 def kbs():
     from zhiku.kb import KnowledgeBases
 
-    s = settings()
-    s.home.mkdir(parents=True, exist_ok=True)
-    return KnowledgeBases(s)
+    return KnowledgeBases(settings())
 
 
 def open_kb(name: str | None):

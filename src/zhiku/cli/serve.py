@@ -23,6 +23,7 @@ def serve(
 
     use_lora(lora)
     s = settings()
+    s.make_home()
     where = launch.bind(s, host, port, workers)
     if where.notice:
         err.print(where.notice, markup=False)
@@ -34,7 +35,7 @@ def serve(
 def _keystore():
     from zhiku.serve.auth import KeyStore
 
-    return KeyStore(settings().home)
+    return KeyStore(settings().make_home())
 
 
 @keys_app.command("create")

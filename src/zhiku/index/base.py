@@ -11,7 +11,8 @@ bookkeeping live once, above every engine, in zhiku.retrieve.hybrid.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Hashable, Iterable, Literal, Protocol, runtime_checkable
 
 import numpy as np
@@ -69,6 +70,38 @@ class FusionParams:
     candidates: int = 100
 
 
+REPAIRABLE = "repairable: `zhiku kb check NAME --repair`"
+
+
+@dataclass
+class Problem:
+    what: str  # what is wrong, naming the file or index
+    fix: str  # what was done about it ("rebuilt from store.sqlite") or, when nothing could be, what to do
+    repaired: bool = False
+
+
+@dataclass
+class CheckReport:
+    """What `Store.check` found: counts per place the data lives, generation stamps, and problems."""
+
+    name: str
+    engine: str
+    counts: dict[str, int] = field(default_factory=dict)  # e.g. documents, chunks, keyword, dense
+    generations: dict[str, int] = field(default_factory=dict)  # the local engine's commit counter and stamps
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Nothing left wrong (problems found and repaired are fine)."""
+        return all(p.repaired for p in self.problems)
+
+    def found(self, what: str, fix: str, repaired: bool = False) -> None:
+        self.problems.append(Problem(what, fix, repaired))
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "ok": self.ok}
+
+
 @runtime_checkable
 class Store(Protocol):
     name: str
@@ -105,6 +138,17 @@ class Store(Protocol):
     def vectors(self) -> tuple[list[str], np.ndarray]:
         """Every chunk's citation ref and dense vector, (refs, (n, dim) float32): what `zhiku train adapter`
         fits against."""
+
+    def check(self, repair: bool = False) -> CheckReport:
+        """Verify the engine's files and that every place holding the data agrees with the source of truth;
+        `repair` rebuilds what can be rebuilt (under the write lock) and says what could not."""
+
+    def snapshot(self, dest: Path) -> dict[str, int]:
+        """Write a consistent copy of the knowledge base's data into the empty folder `dest` (files of the engine's
+        choosing; a concurrent write is all in it or not at all). Returns the copy's count()."""
+
+    def load(self, src: Path) -> None:
+        """Fill this empty store from a folder `snapshot` of the same engine wrote; KBExistsError if it holds data."""
 
     def flush(self) -> None:
         """Make recent writes durable and fast to search (called once after an ingest)."""

@@ -3,33 +3,43 @@
 Why this shape: at 58.5k articles it answers a hybrid query in ~10 ms where milvus-lite takes ~340 ms
 (docs/benchmarks.md). Consistency comes from one rule: SQLite holds everything (documents, chunk text, metadata,
 BM25 tokens, vectors) and every document write is one SQLite transaction that bumps a generation counter.
-tantivy and faiss are derived indexes stamped with the generation they reflect; on open, a stale stamp (a crash
-between the SQLite commit and the index commit) triggers a rebuild from SQLite. So after kill -9 a document is
-either entirely its old version or entirely its new one, never half.
+tantivy and faiss are derived indexes stamped with the generation they reflect. On open each is checked against
+SQLite (present, readable, stamp equal to the generation, as many entries as chunks) and rebuilt from SQLite when
+not: after a crash between the SQLite commit and the index commit, a deleted folder or a damaged file. So after
+kill -9 a document is either entirely its old version or entirely its new one, never half, and losing a derived
+index costs a rebuild, never data.
 
 Files under `path/`: store.sqlite, tantivy/ (+ tantivy.gen), dense.faiss (+ dense.gen), LOCK (writers).
 """
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
+import sqlite3
 import threading
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Hashable
 
 import numpy as np
 import orjson
 
-from zhiku.errors import ConfigError, LockedError
-from zhiku.index.base import DocWrite, Filters, Ranking, View
+from zhiku.errors import ConfigError, InputError, KBExistsError, LockedError
+from zhiku.index.base import REPAIRABLE, CheckReport, DocWrite, Filters, Problem, Ranking, View
 from zhiku.index.locks import SharedLock, WriterLock
-from zhiku.index.registry import DocRegistry, RegistryReads, dumps, open_db, transaction
+from zhiku.index.registry import (DocRegistry, RegistryReads, backup_to, dumps, integrity, open_copy, open_db,
+                                  transaction)
 from zhiku.index.tokenize import bigrams, tokenize
 from zhiku.types import Hit, chunk_ref
 
+log = logging.getLogger("zhiku.index")
+
 SCHEMA_VERSION = "2"
+RESTORE = "restore it from a backup (`zhiku kb import`), or delete it (`zhiku kb delete`) and ingest again"
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS documents (
@@ -55,24 +65,29 @@ class LocalStore(RegistryReads):
         self._lock = threading.RLock()  # SQLite connection, writes, lifecycle
         self._indexes = SharedLock()  # searching vs mutating the faiss and tantivy indexes
         self._wlock = WriterLock(self.path / "LOCK", f"knowledge base '{name}' ({self.path})")
-        self._db = open_db(self.path / "store.sqlite")
+        self._db = open_db(self.path / "store.sqlite", advice=f"knowledge base '{name}': {RESTORE}")
         self._db.executescript(SCHEMA)
         self._registry = DocRegistry(self._db, self._lock, "documents")
-        stored_dim = self._meta("dim")
-        if stored_dim is None:
+        if self._meta("dim") is None:
             self._set_meta("dim", str(dim))
             self._set_meta("generation", "0")
             self._set_meta("schema", SCHEMA_VERSION)
-        elif self._meta("schema") != SCHEMA_VERSION:
-            raise ConfigError(
-                f"knowledge base '{name}': stored with an older zhiku index layout; re-create it and ingest again"
-            )
-        elif int(stored_dim) != dim:
-            raise ConfigError(f"knowledge base '{name}': built with {stored_dim}-d vectors, embedder gives {dim}-d")
+        else:
+            self._check_layout(self._meta("schema"), self._meta("dim"))
         self._writer = None
         self._dense_dirty = False
+        self.repaired: list[Problem] = []  # derived indexes rebuilt on open: check() reports them
+        self._tschema = self._schema()
         self._open_tantivy()
         self._open_dense()
+
+    def _check_layout(self, schema: str | None, dim: str | None) -> None:
+        if schema != SCHEMA_VERSION:
+            raise ConfigError(
+                f"knowledge base '{self.name}': stored with an older zhiku index layout; re-create it and ingest again"
+            )
+        if int(dim or 0) != self.dim:
+            raise ConfigError(f"knowledge base '{self.name}': built with {dim}-d vectors, embedder gives {self.dim}-d")
 
     # ---------- meta helpers ----------
     def _meta(self, key: str) -> str | None:
@@ -85,6 +100,23 @@ class LocalStore(RegistryReads):
     @property
     def generation(self) -> int:
         return int(self._meta("generation") or 0)
+
+    def _chunk_count(self) -> int:
+        return self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+
+    def _stale(self, what: str, stamp: str, entries: int) -> str | None:
+        """Why a readable derived index does not reflect SQLite (None: it does): the cheap check on open."""
+        have, gen = self._stamp(stamp), self.generation
+        if have != gen:
+            return f"{what} is at generation {have}, store.sqlite at {gen}"
+        chunks = self._chunk_count()
+        return f"{what} holds {entries} chunks, store.sqlite {chunks}" if entries != chunks else None
+
+    def _repaired(self, what: str, fix: str) -> None:
+        if not self.generation:
+            return  # nothing was ever written: a new store's empty index is made, not repaired
+        self.repaired.append(Problem(what, f"{fix} on open", repaired=True))
+        log.warning("knowledge base '%s': %s: %s", self.name, what, fix)
 
     def _stamp(self, name: str) -> int:
         try:
@@ -109,35 +141,69 @@ class LocalStore(RegistryReads):
         sb.add_text_field("bigrams", stored=False, tokenizer_name="whitespace", index_option="freq")
         return sb.build()
 
+    def _keyword_state(self):
+        """The keyword index on disk, opened afresh (None if unreadable), and what is wrong with it (None: nothing)."""
+        import tantivy
+
+        tdir = self.path / "tantivy"
+        if not (tdir / "meta.json").is_file():  # opening would create an empty index there
+            return None, "tantivy/ is missing"
+        try:
+            index = tantivy.Index(self._tschema, path=str(tdir))
+            index.reload()
+            docs = index.searcher().num_docs
+        except ValueError as e:  # tantivy's error for damaged or missing index files
+            return None, f"tantivy/ is unreadable ({e})"
+        return index, self._stale("tantivy/", "tantivy.gen", docs)
+
     def _open_tantivy(self) -> None:
         import tantivy
 
-        self._tschema = self._schema()
+        index, problem = self._keyword_state()
+        if problem:
+            try:
+                with self._wlock.hold():
+                    index = self._rebuild_keyword()
+                self._repaired(f"keyword index: {problem}", "rebuilt from store.sqlite")
+            except LockedError:
+                if index is None:  # nothing usable on disk and the lock holder may write there: keep a copy in RAM
+                    index = tantivy.Index(self._tschema)
+                    self._fill_keyword(index)
+                    log.warning("knowledge base '%s': keyword index: %s; another process holds the write lock: "
+                                "searching a copy rebuilt in memory", self.name, problem)
+                # else a stale stamp: the writer holding the lock will commit and stamp; search what is there
+        self._tindex = index
+
+    def _rebuild_keyword(self):
+        """Re-derive tantivy/ from SQLite (caller holds the write lock) and return it. The stamp goes first, so a
+        crash midway leaves a stale stamp, which the next open repairs."""
+        import tantivy
+
+        self._drop_writer()  # it belongs to the index being replaced
+        (self.path / "tantivy.gen").unlink(missing_ok=True)
         tdir = self.path / "tantivy"
-        tdir.mkdir(exist_ok=True)
-        self._tindex = tantivy.Index(self._tschema, path=str(tdir))
-        if self._stamp("tantivy.gen") != self.generation:
-            self._rebuild_tantivy()
-        self._tindex.reload()
-
-    def _rebuild_tantivy(self) -> None:
-        """Re-derive the keyword index from SQLite after a crash left it behind."""
-        try:
-            self._wlock.acquire()
-        except LockedError:
-            return  # the writer holding the lock will commit and stamp; search what is there meanwhile
-        w = self._get_writer()
-        w.delete_all_documents()
-        for row in self._db.execute("SELECT id, doc_id, law, tokens, bigrams FROM chunks"):
-            w.add_document(self._tdoc(*row))
-        w.commit()
+        shutil.rmtree(tdir, ignore_errors=True)
+        tdir.mkdir()
+        index = tantivy.Index(self._tschema, path=str(tdir))
+        self._fill_keyword(index)
         self._write_stamp("tantivy.gen", self.generation)
-        self._release_writer()
+        return index
 
-    def _release_writer(self) -> None:
+    def _fill_keyword(self, index) -> None:
+        writer = index.writer(heap_size=128_000_000, num_threads=1)
+        for row in self._db.execute("SELECT id, doc_id, law, tokens, bigrams FROM chunks"):
+            writer.add_document(self._tdoc(*row))
+        writer.commit()
+        writer.wait_merging_threads()
+        index.reload()
+
+    def _drop_writer(self) -> None:
         if self._writer is not None:
             self._writer.wait_merging_threads()  # consumes the writer and frees tantivy's lock
             self._writer = None
+
+    def _release_writer(self) -> None:
+        self._drop_writer()
         self._wlock.release()
 
     def _tdoc(self, cid: int, doc_id: str, law: str | None, tokens: str, grams: str):
@@ -154,6 +220,21 @@ class LocalStore(RegistryReads):
         return self._writer
 
     # ---------- faiss (exact inner product on normalised vectors) ----------
+    def _dense_state(self):
+        """The dense snapshot on disk (None if unusable) and what is wrong with it (None: nothing)."""
+        import faiss
+
+        snap = self.path / "dense.faiss"
+        if not snap.exists():
+            return None, "dense.faiss is missing"
+        try:
+            index = faiss.read_index(str(snap))
+        except RuntimeError as e:  # faiss' error for a damaged or truncated file
+            return None, f"dense.faiss is unreadable ({str(e).strip().splitlines()[-1][:200]})"
+        if index.d != self.dim:
+            return None, f"dense.faiss holds {index.d}-d vectors, the knowledge base {self.dim}-d"
+        return index, self._stale("dense.faiss", "dense.gen", index.ntotal)
+
     def _open_dense(self) -> None:
         import faiss
 
@@ -161,19 +242,32 @@ class LocalStore(RegistryReads):
         # search took 33 ms and its spinning workers starved the query embedder's BLAS threads (0.7 -> 220 ms).
         faiss.omp_set_num_threads(1)
 
-        snap = self.path / "dense.faiss"
-        if snap.exists() and self._stamp("dense.gen") == self.generation:
-            self._faiss = faiss.read_index(str(snap))
+        index, problem = self._dense_state()
+        if problem is None:
+            self._faiss = index
             return
-        self._faiss = faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
+        self._faiss = self._dense_from_sqlite()
+        try:
+            with self._wlock.hold():
+                self._save_dense()
+            self._repaired(f"dense index: {problem}", "rebuilt from the vectors in store.sqlite")
+        except LockedError:
+            pass  # searchable in memory now; another process is writing and stamps the file when done
+
+    def _dense_from_sqlite(self):
+        """The exact inner-product index of every vector store.sqlite keeps (SQLite holds them: no re-embedding)."""
+        import faiss
+
+        index = faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
         ids, vecs = [], []
         for cid, blob in self._db.execute("SELECT id, vector FROM chunks"):
             ids.append(cid)
             vecs.append(blob)
         if ids:
             mat = np.frombuffer(b"".join(vecs), dtype=np.float32).reshape(len(ids), self.dim)
-            self._faiss.add_with_ids(mat, np.asarray(ids, dtype=np.int64))
+            index.add_with_ids(mat, np.asarray(ids, dtype=np.int64))
         self._dense_dirty = True
+        return index
 
     def _save_dense(self) -> None:
         import faiss
@@ -356,6 +450,78 @@ class LocalStore(RegistryReads):
         with self._lock:
             if self._dense_dirty and self._wlock.held:
                 self._save_dense()
+
+    # ---------- check, backup ----------
+    def check(self, repair: bool = False) -> CheckReport:
+        """store.sqlite's integrity and self-consistency, then each derived index on disk against it; `repair`
+        takes the write lock and rebuilds the derived indexes that need it (damage to SQLite it cannot mend)."""
+        report = CheckReport(self.name, "local", problems=list(self.repaired))
+        with self._lock, (self._wlock.hold() if repair else nullcontext()):
+            damage = integrity(self._db)
+            if damage:
+                report.found(f"{self.path / 'store.sqlite'} fails SQLite's integrity check: {'; '.join(damage[:3])}",
+                             RESTORE)
+            listed, chunks = self._registry.count(), self._chunk_count()
+            if listed["chunks"] != chunks:
+                report.found(f"store.sqlite: its documents list {listed['chunks']} chunks, its chunks table holds "
+                             f"{chunks}", RESTORE)
+            keyword, keyword_problem = self._keyword_state()
+            dense, dense_problem = self._dense_state()
+            if repair and keyword_problem:
+                keyword = self._rebuild_keyword()
+                with self._indexes.exclusive():
+                    self._tindex = keyword
+            if repair and dense_problem:
+                dense = self._dense_from_sqlite()
+                with self._indexes.exclusive():
+                    self._faiss = dense
+                self._save_dense()
+            for what, problem, fix in (("keyword index", keyword_problem, "rebuilt from store.sqlite"),
+                                       ("dense index", dense_problem, "rebuilt from the vectors in store.sqlite")):
+                if problem:
+                    fix = fix if repair else f"{REPAIRABLE} (or the next open rebuilds it)"
+                    report.found(f"{what}: {problem}", fix, repaired=repair)
+            report.counts = {"documents": listed["documents"], "chunks": chunks}
+            if keyword is not None:
+                report.counts["keyword"] = keyword.searcher().num_docs
+            if dense is not None:
+                report.counts["dense"] = int(dense.ntotal)
+            report.generations = {"store.sqlite": self.generation, "tantivy.gen": self._stamp("tantivy.gen"),
+                                  "dense.gen": self._stamp("dense.gen")}
+        return report
+
+    def snapshot(self, dest: Path) -> dict[str, int]:
+        """store.sqlite alone, copied by SQLite's online backup: it holds everything; the derived indexes are
+        rebuilt from it by load()."""
+        target = Path(dest) / "store.sqlite"
+        with self._lock:  # the connection is shared by threads; other processes' writers carry on meanwhile
+            backup_to(self._db, target)
+        copy = open_copy(target, "the copy just written is damaged: check the disk, then export again")
+        try:
+            return DocRegistry(copy, threading.RLock(), "documents").count()
+        finally:
+            copy.close()
+
+    def load(self, src: Path) -> None:
+        source = Path(src) / "store.sqlite"
+        with self._lock, self._wlock.hold():
+            if self.generation or self._chunk_count():
+                raise KBExistsError(f"knowledge base '{self.name}' is not empty: load a snapshot into a new one")
+            copy = open_copy(source, "export the knowledge base again")
+            try:
+                try:
+                    meta = dict(copy.execute("SELECT key, value FROM meta").fetchall())
+                except sqlite3.DatabaseError as e:
+                    raise InputError(f"{source}: not a zhiku store ({e})") from None
+                self._check_layout(meta.get("schema"), meta.get("dim"))
+                copy.backup(self._db)
+            finally:
+                copy.close()
+            self._db.execute("PRAGMA journal_mode=WAL")  # the copy came in rollback-journal mode
+            keyword, dense = self._rebuild_keyword(), self._dense_from_sqlite()
+            with self._indexes.exclusive():
+                self._tindex, self._faiss = keyword, dense
+            self._save_dense()
 
     def close(self) -> None:
         with self._lock:

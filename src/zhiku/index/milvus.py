@@ -20,20 +20,22 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import sqlite3
 import threading
 import time
 import uuid
 from collections import defaultdict
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Hashable, Iterator
 
 import numpy as np
 
-from zhiku.errors import BackendError, ConfigError, InputError, LockedError
-from zhiku.index.base import DocWrite, Filters, Ranking, View
+from zhiku.errors import BackendError, ConfigError, InputError, KBExistsError, LockedError
+from zhiku.index.base import REPAIRABLE, CheckReport, DocWrite, Filters, Ranking, View
 from zhiku.index.locks import WriterLock, flock_held
-from zhiku.index.registry import DocRegistry, RegistryReads, chunked, dumps, open_db, transaction
+from zhiku.index.registry import (DocRegistry, RegistryReads, backup_to, chunked, dumps, integrity, open_copy,
+                                  open_db, transaction)
 from zhiku.index.tokenize import STOPWORDS
 from zhiku.types import Hit, chunk_ref
 
@@ -52,6 +54,8 @@ ANALYZER = {
     "filter": ["lowercase", "removepunct", {"type": "stop", "stop_words": sorted(STOPWORDS | set(_PUNCT))}],
 }
 _OUT = ["pk", "chunk_id", "doc_id", "rev", "text", "meta"]
+_STORED = ["pk", "chunk_id", "doc_id", "rev", "law", "ordinal", "text", "index_text", "meta"]  # all but vectors
+RESTORE = "delete the knowledge base (`zhiku kb delete`) and ingest again, or restore it from a backup"
 
 _SCHEMA_SQL = """
 CREATE TABLE IF NOT EXISTS docs (
@@ -129,7 +133,8 @@ class MilvusStore(RegistryReads):
             raise
         self.registry_path.parent.mkdir(parents=True, exist_ok=True)
         # the registry is the commit point: synchronous=FULL makes it durable
-        self._db = open_db(self.registry_path, synchronous="FULL", busy_ms=30000)
+        self._db = open_db(self.registry_path, synchronous="FULL", busy_ms=30000,
+                           advice=f"knowledge base '{name}': {RESTORE}")
         self._db.executescript(_SCHEMA_SQL)
         self._registry = DocRegistry(self._db, self._mu, "docs", live=_LIVE)
         self._wlock = WriterLock(Path(str(self.registry_path) + ".lock"), f"knowledge base '{name}' ({self.uri})")
@@ -373,18 +378,110 @@ class MilvusStore(RegistryReads):
         return [_hit(found[c]) for c in chunk_ids if c in found]
 
     def vectors(self) -> tuple[list[str], np.ndarray]:
-        refs, vecs = [], []
+        rows = self._visible(list(self._scan(["chunk_id", "doc_id", "rev", "meta", "dense"])))
+        refs = [chunk_ref(r["chunk_id"], r["meta"] or {}) for r in rows]
+        vecs = np.array([r["dense"] for r in rows], dtype=np.float32)
+        return refs, vecs.reshape(len(rows), self.dim)
+
+    def _scan(self, fields: list[str]) -> Iterator[dict]:
+        """Every row of the collection, committed or not."""
         with self._call("query_iterator"):
-            it = self._client.query_iterator(self.collection, batch_size=1000, filter="",
-                                             output_fields=["chunk_id", "doc_id", "rev", "meta", "dense"])
+            it = self._client.query_iterator(self.collection, batch_size=1000, filter="", output_fields=fields)
             try:
                 while batch := it.next():
-                    for r in self._visible(list(batch)):
-                        refs.append(chunk_ref(r["chunk_id"], r["meta"] or {}))
-                        vecs.append(np.asarray(r["dense"], dtype=np.float32))
+                    yield from batch
             finally:
                 it.close()
-        return refs, np.array(vecs, dtype=np.float32).reshape(len(vecs), self.dim)
+
+    # ---- check, backup ----------------------------------------------------------------------------------------
+
+    def check(self, repair: bool = False) -> CheckReport:
+        """The registry's integrity, unfinished writes, and the collection's rows against the registry: rows no
+        committed document owns (repair deletes them) and documents whose rows are missing (only a re-ingest
+        brings them back: the collection alone holds their text and vectors)."""
+        report = CheckReport(self.name, "milvus")
+        with self._locked() if repair else nullcontext():
+            with self._mu:
+                damage = integrity(self._db)
+            if damage:
+                report.found(f"{self.registry_path} fails SQLite's integrity check: {'; '.join(damage[:3])}", RESTORE)
+            unfinished = self._rows("SELECT COUNT(*) FROM docs WHERE pending_rev IS NOT NULL OR dirty = 1 "
+                                    "OR deleting = 1")[0][0]
+            if unfinished:
+                if repair:
+                    self._reconcile()
+                report.found(f"registry: {unfinished} documents with an unfinished write or delete (a writer "
+                             "crashed, or is running)", "finished or undone" if repair else REPAIRABLE, repair)
+            committed = dict(self._rows(f"SELECT doc_id, rev FROM docs WHERE {_LIVE}"))
+            owned: dict[str, int] = defaultdict(int)
+            stray, total = [], 0
+            for r in self._scan(["pk", "doc_id", "rev"]):
+                total += 1
+                if committed.get(r["doc_id"]) == r["rev"]:
+                    owned[r["doc_id"]] += 1
+                else:
+                    stray.append(r["pk"])
+            if stray:
+                if repair:
+                    for part in chunked(stray, EXPR_IDS):
+                        with self._call("delete"):
+                            self._client.delete(self.collection, ids=part)
+                report.found(f"collection '{self.collection}': {len(stray)} rows no committed document owns",
+                             "deleted" if repair else REPAIRABLE, repair)
+            listed = dict(self._rows(f"SELECT doc_id, chunks FROM docs WHERE {_LIVE}"))
+            short = sorted(d for d, n in listed.items() if owned.get(d, 0) != n)
+            if short:
+                report.found(f"collection '{self.collection}': the rows of {len(short)} documents are missing or "
+                             f"incomplete ({', '.join(short[:5])}{', ...' if len(short) > 5 else ''})",
+                             "ingest those documents again (the collection alone holds their text and vectors)")
+            report.counts = {**self.count(), "collection": total, "committed": sum(owned.values())}
+        return report
+
+    def snapshot(self, dest: Path) -> dict[str, int]:
+        """registry.sqlite (SQLite's online backup) and the committed rows: rows.jsonl and their vectors in
+        dense.npy, taken under the write lock so that registry and rows agree."""
+        dest = Path(dest)
+        with self._locked():
+            self._reconcile()
+            with self._mu:
+                backup_to(self._db, dest / "registry.sqlite")
+            vectors = []
+            with open(dest / "rows.jsonl", "w", encoding="utf-8") as f:
+                for r in self._visible(list(self._scan(_STORED + ["dense"]))):
+                    vectors.append(r.pop("dense"))
+                    f.write(json.dumps({k: r[k] for k in _STORED}, ensure_ascii=False) + "\n")
+            np.save(dest / "dense.npy", np.asarray(vectors, dtype=np.float32).reshape(len(vectors), self.dim))
+            return self.count()
+
+    def load(self, src: Path) -> None:
+        src = Path(src)
+        with self._locked():
+            with self._call("count"):
+                rows_here = self._client.query(self.collection, filter="", output_fields=["count(*)"])[0]["count(*)"]
+            if rows_here or self._rows("SELECT COUNT(*) FROM docs")[0][0]:
+                raise KBExistsError(f"knowledge base '{self.name}': Milvus collection '{self.collection}' is not "
+                                    "empty: load the snapshot under another name")
+            copy = open_copy(src / "registry.sqlite", "export the knowledge base again")
+            try:
+                docs = copy.execute(f"SELECT doc_id, source, hash, rev, chunks, meta, updated_at FROM docs "
+                                    f"WHERE {_LIVE}").fetchall()
+            except sqlite3.DatabaseError as e:
+                raise InputError(f"{src / 'registry.sqlite'}: not a zhiku Milvus registry ({e})") from None
+            finally:
+                copy.close()
+            vectors = np.load(src / "dense.npy", allow_pickle=False)
+            rows = [json.loads(line) for line in (src / "rows.jsonl").read_text(encoding="utf-8").splitlines()]
+            if vectors.shape != (len(rows), self.dim):
+                raise InputError(f"{src}: {len(rows)} rows but vectors of shape {vectors.shape} (dim {self.dim})")
+            with self._txn() as db:  # the write protocol: announced, rows in, then committed
+                db.executemany("INSERT INTO docs (doc_id, pending_rev) VALUES (?, ?)", [(d[0], d[3]) for d in docs])
+            for part in chunked([dict(r, dense=v.tolist()) for r, v in zip(rows, vectors)], INSERT_ROWS):
+                with self._call("insert"):
+                    self._client.insert(self.collection, part)
+            self.flush()
+            with self._txn() as db:
+                db.executemany("UPDATE docs SET source = ?, hash = ?, rev = ?, chunks = ?, meta = ?, updated_at = ?, "
+                               "pending_rev = NULL WHERE doc_id = ?", [(*d[1:], d[0]) for d in docs])
 
     def flush(self) -> None:
         """Seal the collection's recent writes into segments (persisted, indexed)."""
