@@ -114,5 +114,5 @@ class ModelNotFoundError(ConfigError):
 class DiskFullError(ZhikuError):
     """No room left on the disk (or a file-size/quota limit) while writing: nothing half-written is kept."""
 
-    exit_code = 7
+    exit_code = 8
     http_status = 507

@@ -103,14 +103,14 @@ def test_a_full_disk_at_the_checkpoint_is_one_line_and_leaves_nothing_half_writt
     # the checkpoint's tokenizer.json (~7 MB) does not fit under 1 MB: the first save fails
     p = subprocess.run(ZHIKU + ["--home", str(home), *common, "--out", str(run)], capture_output=True, text=True,
                        timeout=600, preexec_fn=_no_room(2**20))
-    assert p.returncode == 7 and "no room to write the checkpoint" in p.stderr, p.stderr[-3000:]
+    assert p.returncode == 8 and "no room to write the checkpoint" in p.stderr, p.stderr[-3000:]
     assert "run it again" in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
     assert not run.exists()  # this run made the directory and nothing resumable was in it
     # with a complete checkpoint in place, a later save that fails keeps it and says how to continue
     zhiku(home, *common, "--out", str(run), "--max-steps", "1")
     p = subprocess.run(ZHIKU + ["--home", str(home), *common, "--out", str(run), "--resume"], capture_output=True,
                        text=True, timeout=600, preexec_fn=_no_room(2**20))
-    assert p.returncode == 7 and "--resume (from checkpoint-1)" in p.stderr, p.stderr[-3000:]
+    assert p.returncode == 8 and "--resume (from checkpoint-1)" in p.stderr, p.stderr[-3000:]
     assert sorted(x.name for x in run.glob("checkpoint-*")) == ["checkpoint-1"]
     assert (run / "checkpoint-1" / "trainer_state.json").is_file() and not (run / "adapter").exists()
 
