@@ -122,7 +122,8 @@ class KnowledgeBases:
             info = self.get(name)
             try:
                 kb = self._open.pop(name, None) or self._open_store(info, None)
-                kb.store.drop()
+                with kb.store.writer():  # another process writing to it: refused at once, naming that process
+                    kb.store.drop()
             except CorruptStoreError:
                 if info.store != "local":
                     raise
