@@ -146,6 +146,9 @@ class IngestSettings(BaseModel):
     max_file_mb: float = 50.0
     ocr: bool = True  # OCR images and text-less PDF pages when rapidocr is installed
     batch_docs: int = 256
+    # seconds an ingest waits for another writer of the same knowledge base when its caller did not say (the
+    # server's upload jobs, the Python API); `zhiku ingest` fails at once unless given --wait
+    lock_wait: float = 600.0
 
 
 class ChatSettings(BaseModel):
