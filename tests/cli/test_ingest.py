@@ -175,3 +175,10 @@ def test_unsupported_type_in_a_folder_is_ignored_but_named_one_fails(tmp_path):
     p = run(tmp_path / "h", "ingest", str(d / "old.doc"), str(tmp_path / "missing.md"), "--kb", "k", check=2)
     assert "0 added" in p.stdout and "2 skipped" in p.stdout
 
+
+def test_corrupt_pdf_is_one_line_naming_the_file(tmp_path):
+    bad = tmp_path / "bad.pdf"
+    bad.write_bytes(b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntruncated")
+    p = run(tmp_path / "h", "ingest", str(bad), "--kb", "k", "--create", "--json", check=2)
+    assert p.stderr.splitlines() == [f"error: {bad}: corrupt or unreadable PDF: EOF marker not found; "
+                                     "Stream has ended unexpectedly"]
