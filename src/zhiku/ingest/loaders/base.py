@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import re
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -35,6 +37,14 @@ class LoadResult:
         # A 58k-line file with a systematic problem must not produce 58k messages; `problems` keeps the count.
         if len(self.warnings) < MAX_WARNINGS:
             self.warnings.append(message)
+
+
+# What parsing libraries raise on a damaged file (a zip member that does not inflate, a cut-off stream, broken
+# XML); each loader adds its library's own types. Found by tests/ingest/test_fuzz.py.
+DAMAGED: tuple[type[BaseException], ...] = (
+    zipfile.BadZipFile, zlib.error, EOFError, KeyError, IndexError, ValueError, TypeError, AttributeError, OSError,
+    SyntaxError,
+)
 
 
 def corrupt(path: Path, what: str, exc: BaseException, library_said: Sequence[str] = ()) -> InputError:
