@@ -27,9 +27,8 @@ def ingest(
 ) -> None:
     """Ingest files, folders or text lines. Re-ingesting unchanged content adds nothing.
 
-    Exit 0: everything went in; 1: partly (a missing or unreadable file, a malformed record or an unreadable
-    page was skipped, the rest went in: the summary names what); 2: nothing went in; 4: another process is
-    writing to the knowledge base.
+    Exit 0: all went in. 1: only part did (the summary names what was skipped).
+    2: nothing did. 4: another process is writing to the knowledge base (see --wait).
     """
     from zhiku.ingest.ingestor import Ingestor, require_input
 
@@ -72,7 +71,7 @@ def ingest(
         more = f" and {len(report.files_ignored) - 3} more" if len(report.files_ignored) > 3 else ""
         err.print(f"warning: ignored {len(report.files_ignored)} files of unsupported types: {shown}{more}", markup=False)
     if report.files == 0:
-        err.print("error: nothing to ingest: the folders hold no files of supported types", markup=False)
+        err.print("error: nothing to ingest: no files of supported types and no non-empty lines", markup=False)
     raise typer.Exit(report.exit_code)
 
 
