@@ -55,6 +55,24 @@ def test_a_timeout_waits_for_the_holder(tmp_path):
         assert 0.3 < waited < 15 and not lock.held
 
 
+def test_threads_share_it_and_one_that_must_not_wait_is_not_queued_behind_one_that_waits(tmp_path):
+    path = tmp_path / "LOCK"
+    lock = WriterLock(path, "kb")
+    with held_elsewhere(path, 2.0):
+        waiter = threading.Thread(target=lock.acquire, kwargs={"timeout": 30})
+        waiter.start()
+        time.sleep(0.3)
+        t = time.monotonic()
+        with pytest.raises(LockedError):  # e.g. a delete under the engine's lock while an upload job waits
+            lock.acquire()
+        assert time.monotonic() - t < 0.5
+        waiter.join(30)
+    assert lock.held
+    lock.acquire()  # held by this process: any thread's acquire is a no-op
+    lock.release()
+    assert not lock.held and not flock_held(path)
+
+
 def test_hold_releases_only_what_it_took(tmp_path):
     lock = WriterLock(tmp_path / "LOCK", "kb")
     lock.acquire()

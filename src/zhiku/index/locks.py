@@ -30,30 +30,35 @@ class WriterLock:
 
     def acquire(self, timeout: float = 0.0) -> None:
         """Take the lock, waiting up to `timeout` seconds (0: fail at once) before LockedError."""
-        with self._taking:
-            if self._fd is None:
-                self._fd = self._take(timeout)
-
-    def _take(self, timeout: float) -> int:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         deadline = time.monotonic() + timeout
         while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    holder = _holder(os.pread(fd, 512, 0))
-                    os.close(fd)
-                    raise LockedError(f"{self.what}: locked by another process ({holder}); try again when it is done") from None
-                time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+            # One try at a time, never held while sleeping: a thread that must not wait (a delete under the
+            # engine's own lock) is not queued behind one that waits minutes for another process.
+            with self._taking:
+                if self._fd is not None:
+                    return
+                fd, holder = self._try()
+                if fd is not None:
+                    self._fd = fd
+                    return
+            if time.monotonic() >= deadline:
+                raise LockedError(f"{self.what}: locked by another process ({holder}); try again when it is done")
+            time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+
+    def _try(self) -> tuple[int | None, str]:
+        """(fd holding the lock, "") or (None, who holds it)."""
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _holder(os.pread(fd, 512, 0))
+            os.close(fd)
+            return None, holder
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()} {_command()}".strip().encode(), 0)
-        return fd
+        return fd, ""
 
     def release(self) -> None:
-        if self._fd is None:  # not held: do not queue behind a thread that is waiting for another process
-            return
         with self._taking:
             if self._fd is not None:
                 os.close(self._fd)  # closing drops the flock
