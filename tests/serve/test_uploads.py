@@ -110,7 +110,7 @@ def test_upload_ingestor_ids_are_stable_and_replace_absolute_ones(kbs, settings)
     """A file uploaded before ids were relative (stored under its absolute path) is taken over on re-upload;
     records that left a re-uploaded file leave the KB (stale removal still finds them by their source)."""
     from zhiku.ingest.ingestor import Ingestor
-    from zhiku.serve.uploads import UploadIngestor, Uploads
+    from zhiku.serve.uploads import Uploads, upload_ingestor
 
     kbs.create("up")
     kb = kbs.open("up")
@@ -123,7 +123,7 @@ def test_upload_ingestor_ids_are_stable_and_replace_absolute_ones(kbs, settings)
 
     law = save("旧条例.md", SMALL_LAW)
     assert Ingestor(kb, settings).ingest([law]).added == 1  # the old way: absolute id
-    ingest = UploadIngestor(kb, settings, uploads.folder("up"))
+    ingest = upload_ingestor(kb, settings, uploads.folder("up"))
     report = ingest.ingest([law])
     assert (report.added, report.removed) == (1, 1)
     assert [d.doc_id for d in kb.store.documents()] == ["uploads/旧条例.md"]

@@ -7,6 +7,7 @@ skipped; the rest of the batch still goes in.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,9 +118,14 @@ def expand_paths(paths: Iterable[Path], report: IngestReport) -> list[Path]:
 
 
 class Ingestor:
-    def __init__(self, kb: KnowledgeBase, settings: Settings, chunker: str | None = None):
+    def __init__(self, kb: KnowledgeBase, settings: Settings, chunker: str | None = None,
+                 public_root: tuple[Path, str] | None = None):  # fmt: skip
+        """`public_root` = (folder, label): documents of files under `folder` are stored as "label/<relative path>"
+        instead of the absolute path, so ids and sources shown to users do not reveal where the server keeps
+        them (uploads); what an earlier version stored under the absolute path is replaced on re-ingest."""
         self.kb, self.settings = kb, settings
         self.chunker = chunker or settings.chunk.chunker
+        self.public_root = (str(public_root[0].resolve()) + os.sep, public_root[1]) if public_root else None
         c = settings.chunk
         self.recipe = f"{CHUNKER_VERSION}:{self.chunker}:{c.size}:{c.overlap}:{c.max_article_chars}"
 
@@ -156,11 +162,15 @@ class Ingestor:
         for f in files:
             try:
                 result = load(f, max_bytes=max_bytes, ocr=self.settings.ingest.ocr)
-                self._ingest_docs(result.documents, report, progress, done, total, str(f))
+                docs = [self._public(d) for d in result.documents]
+                self._ingest_docs(docs, report, progress, done, total, str(f))
                 report.skipped += result.warnings
                 report.skipped_count += result.problems
                 if not result.problems:
-                    self._remove_stale(str(Path(f).resolve()), {d.doc_id for d in result.documents}, report)
+                    source, seen = str(Path(f).resolve()), {d.doc_id for d in docs}
+                    self._remove_stale(self._public_name(source), seen, report)
+                    if self.public_root:  # ids an earlier version stored under the absolute path
+                        self._remove_stale(source, seen, report)
             except InputError as e:  # the file's own fault; the store's (locked, unreachable) stops the batch
                 report.fail(str(f), str(e))
                 log.info("ingest failed: %s", e)  # reported to the caller; a warning would print it twice
@@ -174,6 +184,19 @@ class Ingestor:
                 progress(done, total, report.chunks, f.name)
         self.kb.store.flush()
         return report
+
+    def _public_name(self, path: str) -> str:
+        if self.public_root and path.startswith(self.public_root[0]):
+            return f"{self.public_root[1]}/{path[len(self.public_root[0]):]}"
+        return path
+
+    def _public(self, doc: Document) -> Document:
+        """Renamed before it is hashed and compared, so an unchanged re-ingest stays "unchanged"."""
+        if self.public_root:
+            doc.doc_id, doc.source = self._public_name(doc.doc_id), self._public_name(doc.source)
+            if isinstance(doc.meta.get("path"), str):
+                doc.meta["path"] = self._public_name(doc.meta["path"])
+        return doc
 
     def _ingest_docs(self, docs: list[Document], report: IngestReport, progress, done, total, name) -> None:
         if not docs:

@@ -18,9 +18,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from zhiku.errors import InputError, UnsupportedFileError, ZhikuError
-from zhiku.ingest.ingestor import Ingestor, IngestReport
+from zhiku.ingest.ingestor import Ingestor
 from zhiku.ingest.loaders import SUPPORTED_SUFFIXES
-from zhiku.types import Document
 
 _UNSAFE = re.compile(r"[^\w.\-()（）《》]+", re.UNICODE)
 MAX_NAME_BYTES = 200  # NAME_MAX is 255 bytes; room for the temporary name's prefix and suffix
@@ -118,28 +117,7 @@ class Staging:
             temp.unlink(missing_ok=True)
 
 
-class UploadIngestor(Ingestor):
-    """Ingests uploaded files under ids relative to the uploads root ("uploads/<name>"), not the server's absolute
-    path: users see document ids in citations and listings, and they should not learn where ZHIKU_HOME is.
-
-    Documents are renamed before they are hashed and compared, so an unchanged re-upload is still "unchanged".
-    Documents an earlier version stored under the absolute path are removed on re-upload, as stale.
-    """
-
-    def __init__(self, kb, settings, folder: Path):
-        super().__init__(kb, settings)
-        self.prefix = str(folder.resolve()) + os.sep
-
-    def public(self, path: str) -> str:
-        return PUBLIC_ROOT + "/" + path[len(self.prefix):] if path.startswith(self.prefix) else path
-
-    def _ingest_docs(self, docs: list[Document], report: IngestReport, *args) -> None:
-        for d in docs:
-            d.doc_id, d.source = self.public(d.doc_id), self.public(d.source)
-            if isinstance(d.meta.get("path"), str):
-                d.meta["path"] = self.public(d.meta["path"])
-        super()._ingest_docs(docs, report, *args)
-
-    def _remove_stale(self, source: str, seen: set[str], report: IngestReport) -> None:
-        super()._remove_stale(self.public(source), seen, report)
-        super()._remove_stale(source, seen, report)  # what was stored under the absolute path before
+def upload_ingestor(kb, settings, folder: Path) -> Ingestor:
+    """An Ingestor that stores uploaded files as "uploads/<name>", not under the server's absolute path: users
+    see document ids in citations and listings, and they should not learn where ZHIKU_HOME is."""
+    return Ingestor(kb, settings, public_root=(folder, PUBLIC_ROOT))

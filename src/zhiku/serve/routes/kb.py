@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from zhiku.errors import EmptyInputError, NotFoundError, PayloadTooLargeError
 from zhiku.serve.deps import admin, get_state, user
 from zhiku.serve.state import AppState
-from zhiku.serve.uploads import UploadIngestor, check_supported, safe_filename
+from zhiku.serve.uploads import check_supported, safe_filename, upload_ingestor
 
 router = APIRouter(prefix="/api/kbs", tags=["kb"])
 
@@ -91,7 +91,7 @@ async def upload(
     lines = [ln for ln in text.splitlines() if ln.strip()]
 
     def run(paths, lines, progress):
-        ingestor = UploadIngestor(state.kbs.open(name), state.settings, folder)
+        ingestor = upload_ingestor(state.kbs.open(name), state.settings, folder)
         return ingestor.ingest(paths, lines, source="text", progress=progress).to_dict()
 
     job = state.jobs.submit(name, paths, lines, run)
