@@ -101,7 +101,8 @@ class KnowledgeBase:
     def ingest(self, paths: PathArg | Iterable[PathArg], chunker: str | None = None,
                progress: Progress | None = None) -> IngestReport:
         """Ingest files and folders (recursively). Unchanged content is skipped; a file that fails is reported in
-        `report.files_failed` and the rest still go in (`report.ok` says whether all did)."""
+        `report.files_failed`, a malformed record or page in `report.skipped`, and the rest still go in
+        (`report.ok` says whether all did). Waits up to settings.ingest.lock_wait for another writer."""
         from zhiku.ingest.ingestor import Ingestor
 
         if isinstance(paths, (str, os.PathLike)):

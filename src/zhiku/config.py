@@ -146,6 +146,9 @@ class IngestSettings(BaseModel):
     max_file_mb: float = 50.0
     ocr: bool = True  # OCR images and text-less PDF pages when rapidocr is installed
     batch_docs: int = 256
+    # seconds an ingest waits for another writer of the same knowledge base when its caller did not say (the
+    # server's upload jobs, the Python API); `zhiku ingest` fails at once unless given --wait
+    lock_wait: float = 600.0
 
 
 class ChatSettings(BaseModel):
@@ -154,6 +157,10 @@ class ChatSettings(BaseModel):
 
 class ServerSettings(BaseModel):
     host: str = "127.0.0.1"  # without API keys `zhiku serve` refuses anything but loopback
+    # names (besides IP addresses, localhost and `host`) this server may be reached by: "kb.lan", "kb.lan:8443",
+    # ".example.com" (and subdomains), "*" (no Host check: a proxy in front checks it). Pages from these names
+    # may also write. Env: ZHIKU_SERVER__ALLOWED_HOSTS='["kb.lan"]'. See docs/security.md.
+    allowed_hosts: list[str] = Field(default_factory=list)
     port: int = 8000
     # requests waiting for the one in-process generation slot; beyond this a request gets 503 + Retry-After at
     # once instead of hanging (a 0.5-1.5B model on 2 cores answers one question at a time)

@@ -109,3 +109,10 @@ class BackendError(ZhikuError):
 
 class ModelNotFoundError(ConfigError):
     pass
+
+
+class DiskFullError(ZhikuError):
+    """No room left on the disk (or a file-size/quota limit) while writing: nothing half-written is kept."""
+
+    exit_code = 8
+    http_status = 507

@@ -9,6 +9,7 @@ import shutil
 import threading
 import time
 import uuid
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -139,11 +140,13 @@ class KnowledgeBases:
                 if info.store != "local":
                     raise
                 kb = None  # a damaged local store is only files: removing its folder below removes it
-            self._db.execute("DELETE FROM kbs WHERE name=?", (name,))
-            if kb is not None:
+            # another process writing to it: refused at once, naming that process, before anything changes
+            with kb.store.writer() if kb is not None else nullcontext():
+                self._db.execute("DELETE FROM kbs WHERE name=?", (name,))
                 try:
-                    kb.store.drop()
-                except BaseException:  # e.g. a writer holds it: it stays listed, whole, and can be deleted again
+                    if kb is not None:
+                        kb.store.drop()
+                except BaseException:  # e.g. Milvus went away: the KB stays listed and can be deleted again
                     self._insert(info)
                     raise
             shutil.rmtree(self.root / name, ignore_errors=True)

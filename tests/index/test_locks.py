@@ -39,7 +39,7 @@ def test_another_process_is_refused_at_once_with_the_holders_pid(tmp_path):
             lock.acquire()
         assert time.monotonic() - t < 1 and not lock.held and flock_held(path)
     lock.acquire()  # free once the holder is gone (a crashed holder frees it too: the kernel drops the flock)
-    assert lock.held and path.read_text() == str(os.getpid())
+    assert lock.held and path.read_text().split()[0] == str(os.getpid())
     lock.release()
     assert not flock_held(path)
 
@@ -53,6 +53,24 @@ def test_a_timeout_waits_for_the_holder(tmp_path):
             waited = time.monotonic() - t
             assert lock.held
         assert 0.3 < waited < 15 and not lock.held
+
+
+def test_threads_share_it_and_one_that_must_not_wait_is_not_queued_behind_one_that_waits(tmp_path):
+    path = tmp_path / "LOCK"
+    lock = WriterLock(path, "kb")
+    with held_elsewhere(path, 2.0):
+        waiter = threading.Thread(target=lock.acquire, kwargs={"timeout": 30})
+        waiter.start()
+        time.sleep(0.3)
+        t = time.monotonic()
+        with pytest.raises(LockedError):  # e.g. a delete under the engine's lock while an upload job waits
+            lock.acquire()
+        assert time.monotonic() - t < 0.5
+        waiter.join(30)
+    assert lock.held
+    lock.acquire()  # held by this process: any thread's acquire is a no-op
+    lock.release()
+    assert not lock.held and not flock_held(path)
 
 
 def test_hold_releases_only_what_it_took(tmp_path):

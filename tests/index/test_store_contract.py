@@ -12,6 +12,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -386,15 +387,18 @@ def check_consistent(store, engine, make_batch, a_versions: set[int], n_required
             [c.chunk_id for c in a_chunks] + [f"N{i}#{j}" for i in present for j in range(3)])
 
 
+def _python(script: str, *args: str, **popen) -> subprocess.Popen:
+    """`script` in another Python process that imports this checkout's zhiku."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(__file__).parents[2] / "src"),
+                                                       os.environ.get("PYTHONPATH", "")]))
+    return subprocess.Popen([sys.executable, "-c", script, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env, **popen)
+
+
 def _spawn(kit, store_spec, tmp_path, records, crash_at=""):
     rec_file = tmp_path / "records.json"
     rec_file.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(__file__).parents[2] / "src"),
-                                                       os.environ.get("PYTHONPATH", "")]))
-    return subprocess.Popen(
-        [sys.executable, "-c", WRITER, json.dumps(store_spec), str(kit.conftest), str(rec_file), crash_at],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-    )
+    return _python(WRITER, json.dumps(store_spec), str(kit.conftest), str(rec_file), crash_at)
 
 
 def _batcher(kit, records):
@@ -466,6 +470,48 @@ def test_readers_never_see_an_uncommitted_write(make_store, store_spec, engine, 
     assert seen["A"] == [(c.chunk_id, c.text) for c in v1.chunks] and seen["N2"] == []
     assert sorted(seen["dense"]) == sorted(c.chunk_id for c in v1.chunks)
     check_consistent(reader, engine, make_batch, {2}, {1, 2}, set())
+
+
+# ---- one writer per knowledge base ---------------------------------------------------------------------------------
+
+# Opens the store, holds it as the writer (looking like `zhiku ingest docs`), prints "held", and lets go when its
+# stdin closes.
+HOLDER = r"""
+import importlib.util, json, sys
+spec, conftest = json.loads(sys.argv[1]), sys.argv[2]
+m = importlib.util.spec_from_file_location("contract_conftest", conftest)
+cf = importlib.util.module_from_spec(m); m.loader.exec_module(cf)
+store = cf.open_store(spec)
+sys.argv = ["zhiku", "ingest", "docs"]
+with store.writer():
+    print("held", flush=True)
+    sys.stdin.read()
+store.close()
+"""
+
+
+def test_a_second_writer_is_refused_at_once_or_waits(make_store, store_spec, kit, corpus):
+    from zhiku.errors import LockedError
+
+    holder = _python(HOLDER, json.dumps(store_spec), str(kit.conftest), stdin=subprocess.PIPE)
+    try:
+        assert holder.stdout.readline().strip() == "held", holder.stderr.read()
+        store = make_store()
+        t = time.monotonic()
+        with pytest.raises(LockedError, match=rf"locked by another process \(pid {holder.pid}: zhiku ingest docs\)"):
+            with store.writer():
+                store.write(corpus[:1])
+        assert time.monotonic() - t < 2
+        t = time.monotonic()
+        threading.Timer(1.0, holder.stdin.close).start()
+        with store.writer(timeout=60):
+            waited = time.monotonic() - t
+            store.write(corpus[:1])
+        assert 0.8 < waited < 30
+    finally:
+        holder.kill()
+        holder.wait()
+    assert store.count() == {"documents": 1, "chunks": 5}
 
 
 # ---- engine-specific errors ---------------------------------------------------------------------------------------

@@ -1,6 +1,11 @@
 """The ingest component against a real store, real embedder and real files."""
 import json
+import time
 
+import pytest
+
+from tests.index.test_locks import held_elsewhere
+from zhiku.errors import LockedError
 from zhiku.ingest.ingestor import Ingestor
 
 
@@ -58,7 +63,7 @@ def test_bad_files_reported_rest_ingested(kbs, settings, tmp_path, law_copy):
     failed = r.files_failed
     assert set(map(lambda p: p.rsplit("/", 1)[-1], failed)) == {"empty.txt", "bad.pdf", "bin.txt", "missing.md"}
     assert all(msg.startswith(str(tmp_path)) for msg in failed.values())
-    assert any(p.endswith("notes.xyz") for p in r.files_skipped)
+    assert any(p.endswith("notes.xyz") for p in r.files_ignored) and r.exit_code == 1
 
 
 def test_pasted_lines(kbs, settings):
@@ -67,3 +72,16 @@ def test_pasted_lines(kbs, settings):
     assert r.added == 2
     r = Ingestor(kb, settings).ingest(lines=["公司应当在每月十日前发放工资。"])
     assert r.unchanged == 1
+
+
+def test_the_writer_lock_comes_first_and_callers_may_wait(kbs, settings, tmp_path):
+    kb = _kb(kbs)
+    lock = settings.kb_root / "t" / "LOCK"
+    with held_elsewhere(lock, 30) as holder:
+        t = time.monotonic()
+        with pytest.raises(LockedError, match=f"pid {holder.pid}"):  # before the (missing) path is even looked at
+            Ingestor(kb, settings).ingest([tmp_path / "missing.md"], wait=0)
+        assert time.monotonic() - t < 1
+    with held_elsewhere(lock, 1.5):  # no wait given: settings.ingest.lock_wait, what the server's upload jobs get
+        r = Ingestor(kb, settings).ingest(lines=["加班需提前申请。"])
+    assert r.added == 1 and r.exit_code == 0

@@ -57,6 +57,36 @@ def server(tmp_path_factory, law_files):
     thread.join(30)
 
 
+@dataclass
+class Keyless:
+    """A server with no API keys (the fresh-install case: it trusts loopback), no LLM loaded, one empty KB "demo",
+    kb.lan in server.allowed_hosts and a 64 kB per-file upload limit."""
+
+    base: str
+    home: Path
+    port: int
+
+    def client(self, **kw) -> httpx.Client:
+        return httpx.Client(base_url=self.base, timeout=60, **kw)
+
+
+@pytest.fixture(scope="session")
+def keyless(tmp_path_factory):
+    from zhiku.config import ServerSettings, Settings
+    from zhiku.kb import KnowledgeBases
+    from zhiku.serve.app import create_app
+
+    home = tmp_path_factory.mktemp("keyless_home")
+    s = Settings(home=home, default_kb="demo", server=ServerSettings(allowed_hosts=["kb.lan"], max_upload_mb=1 / 16))
+    kbs = KnowledgeBases(s)
+    kbs.create("demo")
+    kbs.close()
+    srv, thread, base = start_server(create_app(s, warm_up=False))
+    yield Keyless(base, home, int(base.rsplit(":", 1)[1]))
+    srv.should_exit = True
+    thread.join(30)
+
+
 def start_server(app, ready_path: str = "/readyz", **config):
     """(uvicorn.Server, thread, base URL) of `app` on a free loopback port, once `ready_path` answers 200."""
     import uvicorn

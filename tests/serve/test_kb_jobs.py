@@ -57,7 +57,8 @@ def test_kb_lifecycle_and_upload(server):
 
         assert c.delete("/api/kbs/uploads").status_code == 200
         assert c.get("/api/kbs/uploads").status_code == 404
-    with server.client("user") as c:
+        assert not (server.home / "uploads" / "uploads").exists()  # its uploaded files went with it
+    with server.client("admin") as c:
         assert c.get("/api/jobs/missing").status_code == 404
 
 

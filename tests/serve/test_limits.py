@@ -128,12 +128,12 @@ def test_jobs_survive_a_restart(limited):
         assert done["state"] == "done"
     # a job still running when its process stops: a second manager on the same database plays the restart
     release = threading.Event()
-    old = JobManager(s.home / "uploads", s.home / "jobs.sqlite")
+    old = JobManager(s.home / "jobs.sqlite")
     cut = old.submit("jobs", [], ["第一条 测试。"], lambda *a: release.wait(30) and {})
     while old.get(cut.id).state != "running":
         time.sleep(0.02)
     old.shutdown()  # the old process is gone: whatever its worker does next reaches no database
-    JobManager(s.home / "uploads", s.home / "jobs.sqlite").shutdown()
+    JobManager(s.home / "jobs.sqlite").shutdown()
     release.set()
     srv, thread, base = start_server(create_app(s))  # the restarted server
     try:
@@ -157,11 +157,11 @@ def test_restart_leaves_a_live_sibling_workers_job_alone(tmp_path):
 
     sibling = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        jm = JobManager(tmp_path / "uploads", tmp_path / "jobs.sqlite")
+        jm = JobManager(tmp_path / "jobs.sqlite")
         jm._save(Job("live", "kb", state="running", pid=sibling.pid))
         jm._save(Job("dead", "kb", state="running", pid=2**22 + 7))  # above the kernel's pid_max: never alive
         jm.shutdown()
-        again = JobManager(tmp_path / "uploads", tmp_path / "jobs.sqlite")
+        again = JobManager(tmp_path / "jobs.sqlite")
         assert again.get("live").state == "running"
         assert again.get("dead").state == "failed" and again.get("dead").error == INTERRUPTED
         again.shutdown()

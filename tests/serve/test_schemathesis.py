@@ -1,6 +1,6 @@
-"""Schemathesis over /openapi.json against a real server (stand-in upstream LLM, real KB, auth on with an admin
-key): valid and invalid requests for every operation. No answer may be a 5xx, and every 4xx is a JSON error
-body naming the problem."""
+"""Schemathesis over /openapi.json against a real server (stand-in upstream LLM, real KB), once with auth on (an
+admin key) and once without keys (the fresh-install mode, where the server trusts loopback): valid and invalid
+requests for every operation. No answer may be a 5xx, and every 4xx is a JSON error body naming the problem."""
 from __future__ import annotations
 
 import os
@@ -14,12 +14,13 @@ from hypothesis.errors import Unsatisfiable  # noqa: E402
 from tests.loadtest.conftest import standin  # noqa: E402,F401 - a fixture
 from tests.serve.conftest import start_server  # noqa: E402
 
-# per operation and mode: ~25 s for the whole API; ZHIKU_FUZZ_EXAMPLES=200 for a deeper run
-EXAMPLES = int(os.environ.get("ZHIKU_FUZZ_EXAMPLES", "12"))
+# per operation, generation mode and auth mode: about a minute per auth mode on 2 cores (without keys the
+# requests get past auth and do the work: uploads, ingest, answers); ZHIKU_FUZZ_EXAMPLES=200 for a deeper run
+EXAMPLES = int(os.environ.get("ZHIKU_FUZZ_EXAMPLES", "8"))
 
 
-@pytest.fixture(scope="module")
-def fuzz_server(tmp_path_factory, law_files, standin):  # noqa: F811
+@pytest.fixture(scope="module", params=["keys", "no keys"])
+def fuzz_server(request, tmp_path_factory, law_files, standin):  # noqa: F811
     from zhiku.config import LLMSettings, ServerSettings, Settings
     from zhiku.ingest.ingestor import Ingestor
     from zhiku.kb import KnowledgeBases
@@ -34,11 +35,13 @@ def fuzz_server(tmp_path_factory, law_files, standin):  # noqa: F811
     kbs.create("laws")
     assert Ingestor(kbs.open("laws"), s).ingest([law_files[0]]).ok
     kbs.close()
-    keys = KeyStore(home)
-    admin = keys.create("admin", "fuzz")[1]
-    keys.close()
+    auth = {}
+    if request.param == "keys":
+        keys = KeyStore(home)
+        auth = {"Authorization": f"Bearer {keys.create('admin', 'fuzz')[1]}"}
+        keys.close()
     srv, thread, base = start_server(create_app(s))
-    yield base, {"Authorization": f"Bearer {admin}"}
+    yield base, auth
     srv.should_exit = True
     thread.join(30)
 

@@ -116,13 +116,13 @@ def test_gate_bounds_expected_retrieval_wait():
     (".hidden.txt", "hidden.txt"),
 ])  # fmt: skip
 def test_safe_filename(raw, safe):
-    from zhiku.serve.jobs import safe_filename
+    from zhiku.serve.uploads import safe_filename
 
     assert safe_filename(raw) == safe
 
 
 def test_safe_filename_rejects_empty_and_unsupported():
-    from zhiku.serve.jobs import check_supported, safe_filename
+    from zhiku.serve.uploads import check_supported, safe_filename
 
     with pytest.raises(InputError):
         safe_filename("../..")

@@ -21,10 +21,12 @@ def run(home: Path, *args: str, check: int | None = 0, **env: str) -> subprocess
 @pytest.fixture(scope="module")
 def qa(law_kb):
     """Samples from the fixture records with a third of the answerable ones turned into refusals."""
+    from zhiku.eval.dataset import load_dataset
     from zhiku.train.qa_samples import QaOptions, QaSampler, qa_samples
 
     s, _, kb = law_kb
-    samples, stats = qa_samples(FIXTURE, QaSampler(kb, s, QaOptions(sources=3, refusal_share=0.3), seed=5))
+    sampler = QaSampler(kb, s, QaOptions(sources=3, refusal_share=0.3), seed=5)
+    samples, stats = qa_samples(load_dataset(FIXTURE, require_gold=False), sampler)
     return samples, stats
 
 
@@ -141,7 +143,7 @@ def test_prepare_errors_are_one_line_and_leave_no_output(law_kb, tmp_path, case)
     p = run(home, "train", "prepare", "--from", "qa", str(data), "--kb", "laws", "--out", str(out), *args,
             check=None)
     want = {"empty": (2, "no queries"), "malformed": (2, f"{data}:3:"), "no_kb": (3, "'nope' does not exist"),
-            "too_long": (2, "empty dataset"), "bad_from": (2, "--from must be qa or text")}[case]
+            "too_long": (2, "empty dataset"), "bad_from": (2, "--from must be qa, text or synthetic")}[case]
     assert p.returncode == want[0] and want[1] in p.stderr, p.stderr
     assert len(p.stderr.strip().splitlines()) == 1, p.stderr
     assert [x.name for x in tmp_path.iterdir() if x.name != "qa.jsonl"] == ["out"]

@@ -84,6 +84,37 @@ def test_ctrl_c_saves_a_checkpoint(tiny_qwen, dataset, tmp_path):
     assert f"checkpoint saved at {ckpts[0]}" in stderr and not (run / "adapter").exists()
 
 
+def _no_room(limit: int):
+    """A file-size limit in the child: a write past it fails with EFBIG, as a full disk fails with ENOSPC."""
+    import resource
+
+    def apply():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # else the kernel kills the writer instead of failing it
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return apply
+
+
+def test_a_full_disk_at_the_checkpoint_is_one_line_and_leaves_nothing_half_written(tiny_qwen, dataset, tmp_path):
+    home, data = dataset
+    common = ["train", "sft", "--base", str(tiny_qwen), "--data", str(data), "--batch-size", "1", "--grad-accum",
+              "1", "--max-len", "64", "--max-steps", "2", "--save-steps", "1"]
+    run = tmp_path / "run"
+    # the checkpoint's tokenizer.json (~7 MB) does not fit under 1 MB: the first save fails
+    p = subprocess.run(ZHIKU + ["--home", str(home), *common, "--out", str(run)], capture_output=True, text=True,
+                       timeout=600, preexec_fn=_no_room(2**20))
+    assert p.returncode == 8 and "no room to write the checkpoint" in p.stderr, p.stderr[-3000:]
+    assert "run it again" in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
+    assert not run.exists()  # this run made the directory and nothing resumable was in it
+    # with a complete checkpoint in place, a later save that fails keeps it and says how to continue
+    zhiku(home, *common, "--out", str(run), "--max-steps", "1")
+    p = subprocess.run(ZHIKU + ["--home", str(home), *common, "--out", str(run), "--resume"], capture_output=True,
+                       text=True, timeout=600, preexec_fn=_no_room(2**20))
+    assert p.returncode == 8 and "--resume (from checkpoint-1)" in p.stderr, p.stderr[-3000:]
+    assert sorted(x.name for x in run.glob("checkpoint-*")) == ["checkpoint-1"]
+    assert (run / "checkpoint-1" / "trainer_state.json").is_file() and not (run / "adapter").exists()
+
+
 @pytest.mark.parametrize("case", ["unknown_key", "qlora", "no_base", "bad_type"])
 def test_sft_refusals_are_one_line(dataset, tmp_path, case):
     import torch

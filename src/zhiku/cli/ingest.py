@@ -9,25 +9,35 @@ from typing import Optional
 import typer
 
 from zhiku.cli.common import JsonOpt, KbOpt, dump, err, guarded, kbs, out, settings
-from zhiku.errors import InputError, KBNotFoundError
+from zhiku.errors import InputError, KBNotFoundError, LockedError
 
 
 @guarded
 def ingest(
-    paths: list[Path] = typer.Argument(None, help="Files and folders (recursive). '-' reads lines from stdin."),
+    paths: list[Path] = typer.Argument(
+        None, help="Files and folders (recursive). '-' reads lines from stdin. Inside folders, files of unsupported "
+        "types are ignored with a warning; a file named here with an unsupported type fails."),
     kb: Optional[str] = KbOpt,
     text: list[str] = typer.Option(None, "--text", "-t", help="Pasted text; each non-empty line is one entry."),
     chunker: Optional[str] = typer.Option(None, "--chunker", help="auto | legal | recursive"),
     create: bool = typer.Option(False, "--create", help="Create the knowledge base if it does not exist."),
+    wait: float = typer.Option(0.0, "--wait", metavar="SECONDS", help="If another process is writing to the "
+                               "knowledge base, wait up to SECONDS for it (default: fail at once, exit 4)."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Ingest files, folders or text lines. Re-ingesting unchanged content adds nothing."""
+    """Ingest files, folders or text lines. Re-ingesting unchanged content adds nothing.
+
+    Exit 0: all went in. 1: only part did (the summary names what was skipped).
+    2: nothing did. 4: another process is writing to the knowledge base (see --wait).
+    """
     from zhiku.ingest.ingestor import Ingestor, require_input
 
     s = settings()
     name = kb or s.default_kb
     if chunker and chunker not in ("auto", "legal", "recursive"):
         raise InputError(f"--chunker must be auto, legal or recursive, got {chunker!r}")
+    if wait < 0:
+        raise InputError(f"--wait must be 0 or more seconds, got {wait:g}")
     paths = list(paths or [])
     lines = [ln for t in (text or []) for ln in t.splitlines()]
     if Path("-") in paths:
@@ -42,27 +52,27 @@ def ingest(
     elif not c.exists(name):
         raise KBNotFoundError(name, hint="create it with `zhiku kb create` or pass --create")
     kb_obj = c.open(name)
-    with _FileProgress("ingest") as bar:
-        report = Ingestor(kb_obj, s, chunker=chunker).ingest(paths, lines, progress=bar)
-    kb_obj.close()
+    try:
+        with _FileProgress("ingest") as bar:
+            report = Ingestor(kb_obj, s, chunker=chunker).ingest(paths, lines, progress=bar, wait=wait)
+    except LockedError as e:
+        raise LockedError(f"{e}, or pass --wait SECONDS" if not wait else str(e)) from None
+    finally:
+        kb_obj.close()
     if as_json:
         dump(report.to_dict())
     else:
-        out.print(
-            f"{name}: {report.files} files, {report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
-            f"{report.removed} removed, {report.chunks} chunks in {report.seconds:.1f}s"
-        )
-        for w in report.warnings[:20]:
-            err.print(f"warning: {w}", markup=False)
-        if len(report.warnings) > 20:
-            err.print(f"warning: ... and {len(report.warnings) - 20} more", markup=False)
-        if report.files_skipped:
-            err.print(f"skipped {len(report.files_skipped)} files of unsupported types", markup=False)
-    for f, msg in report.files_failed.items():
-        err.print(f"error: {msg}", markup=False)
-    if report.files_failed:
-        ok = report.files - len(report.files_failed)
-        raise typer.Exit(1 if ok > 0 else 2)  # 1: partial, the rest went in; 2: nothing ingested
+        out.print(report.summary(), markup=False)
+    whole = set(report.files_failed.values())
+    for msg in report.skipped:  # each on its own line, with the full path the summary shortens
+        err.print(f"{'error' if msg in whole else 'warning'}: {msg}", markup=False)
+    if report.files_ignored:
+        shown = ", ".join(Path(f).name for f in report.files_ignored[:3])
+        more = f" and {len(report.files_ignored) - 3} more" if len(report.files_ignored) > 3 else ""
+        err.print(f"warning: ignored {len(report.files_ignored)} files of unsupported types: {shown}{more}", markup=False)
+    if report.files == 0:
+        err.print("error: nothing to ingest: no files of supported types and no non-empty lines", markup=False)
+    raise typer.Exit(report.exit_code)
 
 
 class _FileProgress:

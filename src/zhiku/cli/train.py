@@ -58,8 +58,10 @@ def train_adapter(
 @app.command("prepare")
 @guarded
 def train_prepare(
-    path: Path = typer.Argument(..., help="qa: a jsonl of question/answer/gold records; text: a file or directory."),
-    source: str = typer.Option(..., "--from", help="qa (STARD/LeCoQA records) or text (txt/md/json/jsonl)."),
+    path: Optional[Path] = typer.Argument(None, help="qa: a jsonl of question/answer/gold records; text: a file or "
+                                          "directory; synthetic: none (the KB's articles)."),
+    source: Optional[str] = typer.Option(None, "--from", help="qa (STARD/LeCoQA records), text (txt/md/json/jsonl) "
+                                         "or synthetic (questions the LLM writes per article; implied by --synthetic)."),
     out_dir: Path = typer.Option(..., "--out", help="Dataset directory: train.jsonl, val.jsonl, manifest.json."),
     kb: Optional[str] = KbOpt,
     val_split: float = typer.Option(0.1, "--val-split", help="Share of the samples held out for eval loss."),
@@ -72,34 +74,56 @@ def train_prepare(
     rerank: bool = typer.Option(False, "--rerank/--no-rerank", help="qa: rerank the distractors (slow on CPU)."),
     chunk_size: int = typer.Option(2048, "--chunk-size", help="text: characters per sample, cut at sentences."),
     sample: bool = typer.Option(False, "--sample", help="Write a small example set (32 samples) to try things."),
+    synthetic: int = typer.Option(0, "--synthetic", min=0, help="synthetic: questions the configured LLM writes per "
+                                  "article (saved as pairs.jsonl, usable by --from qa and `train adapter`)."),
+    articles: int = typer.Option(0, "--articles", min=0, help="synthetic: a seeded sample of this many articles (0 = all)."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Turn raw material into chat-format SFT data, rendered with the answer pipeline's own prompt (qa) or as
-    plain continuation text (text)."""
+    """Turn raw material into chat-format SFT data, rendered with the answer pipeline's own prompt (qa, synthetic)
+    or as plain continuation text (text)."""
     from zhiku.errors import InputError
     from zhiku.train.prepare import write_dataset
     from zhiku.train.tokens import counter_for
 
     s = settings()
+    source = source or ("synthetic" if synthetic else None)
+    if source not in ("qa", "text", "synthetic"):
+        raise InputError(f"--from must be qa, text or synthetic, got {source!r}")
+    if source == "synthetic" and synthetic < 1:
+        raise InputError("--from synthetic needs --synthetic N (questions per article)")
+    if source != "synthetic" and path is None:
+        raise InputError(f"--from {source} needs a PATH")
+    extras = None
     with task_bars() as p:
         progress = stage_progress(p)
-        if source == "qa":
+        if source in ("qa", "synthetic"):
+            from zhiku.eval.dataset import load_dataset
             from zhiku.train.qa_samples import QaOptions, QaSampler, qa_samples
 
             kb_obj = open_kb(kb)
             opts = QaOptions(sources, refusal_share, max_answer_chars, s.retrieval.max_source_chars, rerank)
-            samples, stats = qa_samples(path, QaSampler(kb_obj, s, opts, seed), progress)
-            info = {"source": {"from": "qa", "path": str(path), "kb": kb_obj.name, "records": stats.records,
-                               "skipped": stats.skipped, "options": vars(opts)}}
-        elif source == "text":
+            sampler = QaSampler(kb_obj, s, opts, seed)
+            if source == "synthetic":
+                from zhiku.generate import get_llm
+                from zhiku.train.synthetic import QuestionWriter, as_queries, pick_articles, synthetic_pairs
+
+                writer = QuestionWriter(get_llm(s.llm, s.models_dir), synthetic)
+                pairs, syn = synthetic_pairs(writer, pick_articles(sampler.articles, articles, seed), progress)
+                queries, extras = as_queries(pairs), {"pairs.jsonl": pairs}
+                origin = {"from": "synthetic", "per_article": synthetic, "articles": syn.articles,
+                          "questions": syn.questions, "dropped": syn.dropped, "llm": s.llm.model}
+            else:
+                queries, origin = load_dataset(path, require_gold=False), {"from": "qa", "path": str(path)}
+            samples, stats = qa_samples(queries, sampler, progress)
+            info = {"source": {**origin, "kb": kb_obj.name, "records": stats.records, "skipped": stats.skipped,
+                               "options": vars(opts)}}
+        else:
             from zhiku.train.text_samples import text_samples
 
             samples = text_samples(path, chunk_size, progress)
             info = {"source": {"from": "text", "path": str(path), "chunk_size": chunk_size}}
-        else:
-            raise InputError(f"--from must be qa or text, got {source!r}")
         manifest = write_dataset(samples, out_dir, counter_for(s.llm.model, s.models_dir), val_split, seed,
-                                 max_len, sample, info, progress)
+                                 max_len, sample, info, progress, extras)
     if as_json:
         out.print(json.dumps({"path": str(out_dir), **manifest}, ensure_ascii=False), markup=False)
         return

@@ -52,6 +52,14 @@ HYDE_PROMPT = (
     "以“第X条”开头，不超过120字）。不要解释，不要写问题以外的内容。"
 )
 
+# Synthetic training questions (train/synthetic.py): what a layperson would ask that one article answers. The
+# article number must stay out of the question, or the pairs teach retrieval to match numbers, not meaning.
+SYNTHETIC_QUESTIONS_PROMPT = (
+    "你负责编写法律咨询数据。根据用户给出的一条法条，写出{n}个普通人在生活中会问、并且这条法条能够回答的问题，"
+    "再根据法条用一两句话回答每个问题。问题用口语，不要提法条编号，不要照抄法条原文。"
+    '只输出JSON：{{"items": [{{"question": "问题", "answer": "回答"}}]}}'
+)
+
 _HISTORY_CHARS = 300  # per history message, in prompts
 
 

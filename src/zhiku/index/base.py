@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Hashable, Iterable, Literal, Protocol, runtime_checkable
+from typing import Any, ContextManager, Hashable, Iterable, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -108,6 +108,11 @@ class Store(Protocol):
     dim: int
     views: tuple[View, ...]  # the views this engine can rank
     concurrent: bool  # a remote engine: ranking the views of one question at once overlaps its round trips
+
+    def writer(self, timeout: float = 0.0) -> ContextManager[None]:
+        """Be this knowledge base's one writer for a whole operation (an ingest, a drop): taken before any work,
+        so a second writer is refused at once (LockedError naming the holder) or waits up to `timeout` seconds.
+        Writes inside the scope reuse it; writes outside take it themselves."""
 
     def write(self, batch: list[DocWrite]) -> None:
         """Upsert documents: each one replaces all its previous chunks atomically."""

@@ -20,9 +20,9 @@ import shutil
 import sqlite3
 import threading
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Hashable
+from typing import Hashable, Iterator
 
 import numpy as np
 import orjson
@@ -279,6 +279,13 @@ class LocalStore(RegistryReads):
         self._dense_dirty = False
 
     # ---------- writes ----------
+    @contextmanager
+    def writer(self, timeout: float = 0.0) -> Iterator[None]:
+        """Kept until close, like the lock any write takes: this process's faiss and tantivy are only current
+        while no other process writes, so a store that wrote stays the KB's writer (e.g. a server)."""
+        self._wlock.acquire(timeout)
+        yield
+
     def write(self, batch: list[DocWrite]) -> None:
         if not batch:
             return

@@ -222,6 +222,16 @@ class MilvusStore(RegistryReads):
         return self._registry.rows(sql, args)
 
     @contextmanager
+    def writer(self, timeout: float = 0.0) -> Iterator[None]:
+        with self._wlock.hold(timeout) as taken:
+            try:
+                yield
+            finally:
+                if taken:  # another thread's write inside this scope relies on the lock: let it finish
+                    with self._writing:
+                        self._wlock.release()
+
+    @contextmanager
     def _locked(self) -> Iterator[None]:
         with self._writing, self._wlock.hold(timeout=WRITE_LOCK_TIMEOUT):
             yield

@@ -18,6 +18,8 @@ from zhiku.config import Settings
 from zhiku.errors import OverloadedError, ZhikuError
 from zhiku.serve.body_limit import BodyLimitMiddleware
 from zhiku.serve.errors import error_body, error_of
+from zhiku.serve.origin_guard import HostRules, OriginGuard
+from zhiku.serve.security_headers import SecurityHeadersMiddleware
 from zhiku.serve.state import AppState
 
 log = logging.getLogger("zhiku.serve")
@@ -117,7 +119,9 @@ def create_app(settings: Settings, warm_up: bool = True) -> FastAPI:
     srv = settings.server
     app.add_middleware(BodyLimitMiddleware, json_limit=int(srv.max_json_mb * 2**20),
                        upload_limit=int(srv.max_request_mb * 2**20))  # fmt: skip
-    app.add_middleware(ObserveMiddleware, state=state)  # outermost: it sees the 413s too
+    app.add_middleware(OriginGuard, rules=HostRules(srv.host, srv.allowed_hosts))  # before any body is read
+    app.add_middleware(SecurityHeadersMiddleware)  # on every answer, refusals included
+    app.add_middleware(ObserveMiddleware, state=state)  # outermost: it sees the 403s and 413s too
     return app
 
 

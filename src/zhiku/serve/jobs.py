@@ -1,4 +1,4 @@
-"""Background ingestion: uploads are saved under ZHIKU_HOME and ingested by one worker thread, with progress.
+"""Background ingestion: uploads (saved by serve/uploads.py) are ingested by one worker thread, with progress.
 
 One worker, because ingest is CPU-bound (the embedder) and the store takes one writer at a time. A file that
 fails is reported in the job's report; the other files still go in (Ingestor semantics). Jobs are kept in
@@ -10,38 +10,18 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import sqlite3
 import threading
 import time
-import unicodedata
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from zhiku.errors import InputError, NotFoundError, UnsupportedFileError
-from zhiku.ingest.loaders import SUPPORTED_SUFFIXES
+from zhiku.errors import NotFoundError
 
 log = logging.getLogger("zhiku.serve.jobs")
-_UNSAFE = re.compile(r"[^\w.\-()（）《》]+", re.UNICODE)
-
-
-def safe_filename(name: str) -> str:
-    """A client's file name reduced to a harmless basename: no directories, no '..', no control characters."""
-    name = unicodedata.normalize("NFC", name or "").replace("\\", "/").split("/")[-1]
-    name = _UNSAFE.sub("_", name).strip("._ ")
-    if not name:
-        raise InputError("upload has no usable file name")
-    return name[-120:]
-
-
-def check_supported(name: str) -> None:
-    if not any(name.lower().endswith(s) for s in SUPPORTED_SUFFIXES):
-        raise UnsupportedFileError(
-            f"{name}: unsupported file type (supported: {', '.join(sorted(set(SUPPORTED_SUFFIXES)))})"
-        )
 
 
 @dataclass
@@ -85,8 +65,7 @@ def _alive(pid: int | None) -> bool:
 
 
 class JobManager:
-    def __init__(self, upload_root: Path, db_path: Path):
-        self.upload_root = upload_root
+    def __init__(self, db_path: Path):
         self._jobs: dict[str, Job] = {}  # this process's jobs, live
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zhiku-ingest")
@@ -124,12 +103,6 @@ class JobManager:
         d = dict(zip(_FIELDS, row))
         d["report"] = json.loads(d["report"] or "{}")
         return Job(**d)
-
-    def upload_dir(self, kb: str) -> Path:
-        # per KB, stable names: re-uploading a file replaces its documents instead of duplicating them
-        d = self.upload_root / kb
-        d.mkdir(parents=True, exist_ok=True)
-        return d
 
     def submit(self, kb: str, paths: list[Path], lines: list[str], run: Callable[..., dict]) -> Job:
         """`run(paths, lines, progress)` does the ingest and returns the report dict."""

@@ -14,6 +14,7 @@ from zhiku.serve.generation import GenerationGate
 from zhiku.serve.jobs import JobManager
 from zhiku.serve.metrics import Metrics
 from zhiku.serve.sessions import SessionStore
+from zhiku.serve.uploads import Uploads
 
 
 class AppState:
@@ -27,7 +28,8 @@ class AppState:
         slots = 1 if settings.llm.backend == "llama-cpp" else srv.remote_concurrency
         self.gate = GenerationGate(slots, srv.max_queue, srv.request_timeout, self.metrics, srv.drain_seconds,
                                    srv.key_concurrency, srv.retrieval_threads, srv.retrieval_wait)  # fmt: skip
-        self.jobs = JobManager(settings.home / "uploads", settings.home / "jobs.sqlite")
+        self.jobs = JobManager(settings.home / "jobs.sqlite")
+        self.uploads = Uploads(settings.home / "uploads")
         self.sessions = SessionStore(settings.home)
         self.keys = KeyStore(settings.home)
         # decided once at start-up: a server started with keys never silently opens up when the last is revoked

@@ -55,8 +55,10 @@ def write_dataset(
     sample: bool = False,
     info: dict | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    extras: dict[str, list[dict]] | None = None,
 ) -> dict:
-    """Write the dataset directory atomically; returns its manifest."""
+    """Write the dataset directory atomically; returns its manifest. `extras`: more jsonl files to put in it
+    (file name -> records), such as the synthetic question-article pairs the samples came from."""
     lengths, kept, too_long = [], [], 0
     for i, r in enumerate(samples):
         n = counter(r)
@@ -93,6 +95,9 @@ def write_dataset(
             with open(tmp / name, "w", encoding="utf-8") as f:
                 for r in rows:
                     f.write(json.dumps({k: r[k] for k in _KEYS if k in r}, ensure_ascii=False) + "\n")
+        for name, rows in (extras or {}).items():
+            with open(tmp / name, "w", encoding="utf-8") as f:
+                f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
         (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", "utf-8")
     return manifest
 

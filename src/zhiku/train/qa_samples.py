@@ -15,10 +15,9 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
-from zhiku.eval.dataset import Query, load_dataset
+from zhiku.eval.dataset import Query
 from zhiku.generate.prompts import MODEL_NO_ANSWER, build_messages
 from zhiku.types import Hit
 
@@ -127,8 +126,7 @@ class QaSampler:
         return {"messages": [*messages, {"role": "assistant", "content": target}], "kind": kind, "qid": q.qid}
 
 
-def qa_samples(path: Path, sampler: QaSampler, progress: Progress | None = None) -> tuple[list[dict], QaStats]:
-    queries = load_dataset(path, require_gold=False)
+def qa_samples(queries: list[Query], sampler: QaSampler, progress: Progress | None = None) -> tuple[list[dict], QaStats]:
     stats = QaStats(records=len(queries))
     samples = []
     for i, q in enumerate(queries):

@@ -11,8 +11,12 @@ the newest checkpoint.
 """
 from __future__ import annotations
 
+import errno
 import json
+import os
+import re
 import resource
+import shutil
 import signal
 import time
 import warnings
@@ -20,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from zhiku.errors import EmptyInputError, InputError
+from zhiku.errors import DiskFullError, EmptyInputError, InputError
 from zhiku.train.sft_config import SftConfig
 
 Progress = Callable[[dict], None]
@@ -69,9 +73,41 @@ def read_split(data: Path, name: str) -> list[dict]:
     return rows
 
 
+_NO_ROOM = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
+_COMPLETE = "trainer_state.json"  # the trainer writes it last into a checkpoint: without it, the save was cut off
+
+
+def _checkpoints(run_dir: Path) -> list[Path]:
+    return [p for p in Path(run_dir).glob("checkpoint-*") if p.name.split("-")[-1].isdigit()]
+
+
 def last_checkpoint(run_dir: Path) -> Path | None:
-    ckpts = [p for p in Path(run_dir).glob("checkpoint-*") if p.name.split("-")[-1].isdigit()]
-    return max(ckpts, key=lambda p: int(p.name.split("-")[-1]), default=None)
+    """The newest complete checkpoint (one cut off by a kill or a full disk is not resumable)."""
+    done = [p for p in _checkpoints(run_dir) if (p / _COMPLETE).is_file()]
+    return max(done, key=lambda p: int(p.name.split("-")[-1]), default=None)
+
+
+def _no_room(e: BaseException) -> str | None:
+    """Why a write failed for lack of room, or None. The Rust tokenizer's save fails with a bare Exception
+    that ends "(os error 28)", not an OSError."""
+    if isinstance(e, OSError):
+        return e.strerror if e.errno in _NO_ROOM else None
+    m = re.search(r"\(os error (\d+)\)", str(e))
+    return os.strerror(int(m.group(1))) if m and int(m.group(1)) in _NO_ROOM else None
+
+
+def _out_of_room(why: str, run_dir: Path, created: bool) -> DiskFullError:
+    """Drop what the failed save left half-written (and the run directory if this run made it and nothing
+    resumable is in it); the error says where to continue."""
+    for ckpt in _checkpoints(run_dir):
+        if not (ckpt / _COMPLETE).is_file():
+            shutil.rmtree(ckpt, ignore_errors=True)
+    shutil.rmtree(run_dir / "adapter", ignore_errors=True)
+    kept = last_checkpoint(run_dir)
+    if created and kept is None:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    then = f"free space and continue with --resume (from {kept.name})" if kept else "free space and run it again"
+    return DiskFullError(f"{run_dir}: no room to write the checkpoint ({why}); {then}")
 
 
 def _callback(progress: Progress | None, log_path: Path, stop: dict):
@@ -148,6 +184,7 @@ def train(cfg: SftConfig, base_dir: Path, run_dir: Path, rows: tuple[list[dict],
     warnings.filterwarnings("ignore", category=FutureWarning)  # transformers 5's renames, not the user's doing
     datasets.disable_progress_bars()  # our bar and progress.jsonl report; stdout stays for --json
     transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()  # "Loading weights" bars: the sft bar is the one progress report
 
     tok = AutoTokenizer.from_pretrained(base_dir)
     load_kw: dict = {"dtype": torch.float32}
@@ -171,6 +208,7 @@ def train(cfg: SftConfig, base_dir: Path, run_dir: Path, rows: tuple[list[dict],
         disable_tqdm=True, dataloader_num_workers=0,
         bf16=cfg.qlora, packing=False)
     stop = {"requested": False}
+    created = not run_dir.exists()
     run_dir.mkdir(parents=True, exist_ok=True)
     report = _callback(progress, run_dir / "progress.jsonl", stop)
     trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(train_rows),
@@ -185,19 +223,24 @@ def train(cfg: SftConfig, base_dir: Path, run_dir: Path, rows: tuple[list[dict],
 
     previous = signal.signal(signal.SIGINT, on_sigint)
     t0 = time.perf_counter()
+    adapter = run_dir / "adapter"
     try:
-        out = trainer.train(resume_from_checkpoint=True if resume else None)
+        out = trainer.train(resume_from_checkpoint=str(last_checkpoint(run_dir)) if resume else None)
+        if stop["requested"]:
+            raise Interrupted(last_checkpoint(run_dir) or run_dir)
+        final_eval = {}
+        if has_val:  # the trainer evaluates at its last step already: a second pass costs minutes on CPU for nothing
+            last = next((r for r in reversed(trainer.state.log_history) if "eval_loss" in r), None)
+            final_eval = last if last and last.get("step") == trainer.state.global_step else trainer.evaluate()
+        trainer.save_model(str(adapter))
+        tok.save_pretrained(str(adapter))
+    except Exception as e:
+        why = _no_room(e)
+        if why is None:
+            raise
+        raise _out_of_room(why, run_dir, created) from e
     finally:
         signal.signal(signal.SIGINT, previous)
-    if stop["requested"]:
-        raise Interrupted(last_checkpoint(run_dir) or run_dir)
-    final_eval = {}
-    if has_val:  # the trainer evaluates at its last step already: a second pass costs minutes on CPU for nothing
-        last = next((r for r in reversed(trainer.state.log_history) if "eval_loss" in r), None)
-        final_eval = last if last and last.get("step") == trainer.state.global_step else trainer.evaluate()
-    adapter = run_dir / "adapter"
-    trainer.save_model(str(adapter))
-    tok.save_pretrained(str(adapter))
     state = trainer.state
     info = {
         "base": str(base_dir), "data": str(cfg.data), "config": cfg.to_dict(), "resumed": resume,

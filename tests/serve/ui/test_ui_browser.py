@@ -20,7 +20,10 @@ QUESTION = "经营者提供商品有欺诈行为的，应当如何赔偿？"
 
 def test_ui_end_to_end(server, browser):
     page, requests = browser
-    page.on("dialog", lambda d: d.accept())  # confirm() before deleting
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.accept()))  # confirm() before deleting or replacing
+    blocked: list[str] = []  # the page must live within its Content-Security-Policy
+    page.on("console", lambda m: "Content Security Policy" in m.text and blocked.append(m.text))
     page.goto(f"{server.base}/ui/#knowledge")
 
     # auth is on: the first API call answers 401 and the page asks for a key
@@ -38,6 +41,13 @@ def test_ui_end_to_end(server, browser):
     expect(page.locator("#upload-result .ok")).to_be_visible(timeout=120_000)
     expect(page.locator("#doc-table")).to_contain_text(LAW.name)
     expect(page.locator(".kb-item.active .kb-counts")).to_have_text(re.compile(r"^[1-9]\d* 文档"))
+
+    # another file under the same name: the server refuses (409) and the page asks before replacing
+    newer = LAW.read_bytes() + "\n第九十九条 本法的测试新增条文。\n".encode()
+    page.set_input_files("#upload-input", files=[{"name": LAW.name, "mimeType": "text/markdown", "buffer": newer}])
+    page.click("#upload-button")
+    expect(page.locator("#upload-result .ok")).to_contain_text("更新 1", timeout=120_000)
+    assert any(LAW.name in d and "替换" in d for d in dialogs), dialogs
 
     # an unsupported file: a readable message in the page, not a trace
     page.set_input_files("#upload-input", files=[{"name": "tool.exe", "mimeType": "application/octet-stream", "buffer": b"MZ"}])
@@ -85,3 +95,4 @@ def test_ui_end_to_end(server, browser):
     expect(page.locator("[data-tab=knowledge]")).to_have_text("Knowledge")
 
     assert not external(requests), external(requests)
+    assert not blocked, blocked

@@ -98,7 +98,8 @@ def parse(text: str, law: str) -> list[_Block]:
         if md:
             level, head = len(md.group(1)), statute.collapse(md.group(2) or "")
             if level == 1 and (head == law or not seen_title):
-                seen_title = True  # the law's own title line
+                seen_title = True  # the law's own title line: dropped, but it ends the text before it
+                cur = None
                 continue
             role = "part" if level == 1 else _role(statute.heading_kind(head), stack, level)
             _push(stack, level, role, head)

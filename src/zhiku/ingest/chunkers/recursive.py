@@ -43,9 +43,12 @@ def pack(pieces: list[str], size: int, overlap: int = 0) -> list[str]:
     chunks: list[str] = []
     buf, fresh = "", False  # fresh: buf holds something beyond the overlap carried from the last chunk
     for piece in pieces:
-        if fresh and len(buf) + len(piece) > size:
-            chunks.append(buf)
-            buf = _tail(buf, overlap, room=size - len(piece))
+        if len(buf) + len(piece) > size:
+            if fresh:
+                chunks.append(buf)
+            # Without anything fresh, buf is the carried overlap plus blank pieces that came after it: shrink it
+            # too, or the next chunk outgrows `size` (found by tests/ingest/test_fuzz.py).
+            buf = _tail(buf, overlap if fresh else len(buf), room=size - len(piece))
             fresh = False
         buf += piece
         fresh = fresh or bool(piece.strip())

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import re
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from zhiku.errors import InputError
 from zhiku.ingest import statute
@@ -28,20 +30,31 @@ class LoadResult:
 
     documents: list[Document] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    problems: int = 0  # every warning, the ones left out of the list too: what an ingest reports as skipped
 
     def warn(self, message: str) -> None:
-        # A 58k-line file with a systematic problem must not produce 58k warnings.
+        self.problems += 1
+        # A 58k-line file with a systematic problem must not produce 58k messages; `problems` keeps the count.
         if len(self.warnings) < MAX_WARNINGS:
             self.warnings.append(message)
-        elif len(self.warnings) == MAX_WARNINGS:
-            self.warnings.append("… further warnings omitted")
 
 
-def corrupt(path: Path, what: str, exc: BaseException) -> InputError:
+# What parsing libraries raise on a damaged file (a zip member that does not inflate, a cut-off stream, broken
+# XML); each loader adds its library's own types. Found by tests/ingest/test_fuzz.py.
+DAMAGED: tuple[type[BaseException], ...] = (
+    zipfile.BadZipFile, zlib.error, EOFError, KeyError, IndexError, ValueError, TypeError, AttributeError, OSError,
+    SyntaxError,
+)
+
+
+def corrupt(path: Path, what: str, exc: BaseException, library_said: Sequence[str] = ()) -> InputError:
+    """`library_said`: what the parsing library logged before failing ("EOF marker not found"), often the
+    clearer reason."""
     if type(exc).__name__ in ("BadZipFile", "PackageNotFoundError"):
         reason = "not a zip package (Office files are zip archives)"
     else:  # library messages can be long or repeat the path; keep the gist
-        reason = " ".join(str(exc).replace(str(path), "").split())[:160] or type(exc).__name__
+        reason = "; ".join(dict.fromkeys([*library_said, str(exc)]))
+        reason = " ".join(reason.replace(str(path), "").split())[:160] or type(exc).__name__
     return InputError(f"{path}: corrupt or unreadable {what}: {reason}")
 
 

@@ -1,10 +1,9 @@
 """Word .docx: paragraphs and tables in document order, one paragraph (or table row) per line."""
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
-from zhiku.ingest.loaders.base import LoadResult, corrupt, text_document
+from zhiku.ingest.loaders.base import DAMAGED, LoadResult, corrupt, text_document
 
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 
@@ -35,8 +34,8 @@ def load(path: Path, ocr: bool = True) -> LoadResult:
                     if any(cells):
                         lines.append(" | ".join(cells))
         core_title = (document.core_properties.title or "").strip()
-    except (OpcError, zipfile.BadZipFile, KeyError, ValueError, OSError, AttributeError, SyntaxError) as exc:
-        raise corrupt(path, "DOCX", exc) from exc  # SyntaxError: lxml's XMLSyntaxError for a broken part
+    except (OpcError, *DAMAGED) as exc:  # SyntaxError: lxml's XMLSyntaxError for a broken part
+        raise corrupt(path, "DOCX", exc) from exc
     doc = text_document(path, "\n".join(lines), "docx", title)
     if doc.kind != "law" and title is None and core_title:
         doc.meta["title"] = core_title  # core properties are often stale templates: last resort only

@@ -5,13 +5,47 @@ OCR needs a page image: pypdfium2 renders whole pages when importable, otherwise
 """
 from __future__ import annotations
 
+import logging
+import threading
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from zhiku.errors import InputError
 from zhiku.ingest.loaders import image
 from zhiku.ingest.loaders.base import LoadResult, corrupt, text_document, unwrap
 
 _NO_OCR = "install zhiku[ocr] for OCR"
+log = logging.getLogger("zhiku.ingest")
+
+
+class _LibraryLog(logging.Handler):
+    """pypdf reports what it could not parse ("EOF marker not found") through logging, which Python prints as a
+    stray line of its own when nothing is configured. Keep it off the terminal: a loading thread collects it
+    for its one-line error, and zhiku's debug log keeps everything."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._local = threading.local()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        said = getattr(self._local, "said", None)
+        if said is not None and len(said) < 3:
+            said.append(record.getMessage())
+        log.debug("pypdf: %s", record.getMessage())
+
+    @contextmanager
+    def collect(self) -> Iterator[list[str]]:
+        self._local.said = []
+        try:
+            yield self._local.said
+        finally:
+            self._local.said = None
+
+
+_LIBRARY_LOG = _LibraryLog()
+logging.getLogger("pypdf").addHandler(_LIBRARY_LOG)
+logging.getLogger("pypdf").propagate = False
 
 
 def load(path: Path, ocr: bool = True) -> LoadResult:
@@ -19,15 +53,20 @@ def load(path: Path, ocr: bool = True) -> LoadResult:
     from pypdf.errors import PyPdfError
 
     result = LoadResult()
-    try:
-        reader = PdfReader(str(path))
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise InputError(f"{path}: encrypted PDF (remove the password first)")
-        pages = list(reader.pages)
-    except InputError:
-        raise
-    except (PyPdfError, ValueError, KeyError, TypeError, OSError, AttributeError) as exc:
-        raise corrupt(path, "PDF", exc) from exc
+    with _LIBRARY_LOG.collect() as said:
+        try:
+            reader = PdfReader(str(path))
+            if reader.is_encrypted and not reader.decrypt(""):
+                raise InputError(f"{path}: encrypted PDF (remove the password first)")
+            pages = list(reader.pages)
+        except InputError:
+            raise
+        except (PyPdfError, ValueError, KeyError, TypeError, OSError, AttributeError) as exc:
+            raise corrupt(path, "PDF", exc, said) from exc
+        return _read_pages(path, reader, pages, result, ocr)
+
+
+def _read_pages(path: Path, reader, pages: list, result: LoadResult, ocr: bool) -> LoadResult:
     texts: list[str] = []
     for number, page in enumerate(pages, start=1):
         try:

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import csv
 import io
-import zipfile
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from zhiku.ingest.encoding import decode_bytes
-from zhiku.ingest.loaders.base import TEXT_FIELDS, LoadResult, Records, corrupt, row_text
+from zhiku.ingest.loaders.base import DAMAGED, TEXT_FIELDS, LoadResult, Records, corrupt, row_text
 
 
 def load(path: Path, ocr: bool = True) -> LoadResult:
@@ -27,7 +26,7 @@ def _load_xlsx(path: Path) -> LoadResult:
     import openpyxl
     from openpyxl.utils.exceptions import InvalidFileException
 
-    errors = (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, OSError, TypeError, SyntaxError)
+    errors = (InvalidFileException, *DAMAGED)
     records = Records(path, "xlsx")
     try:
         book = openpyxl.load_workbook(str(path), read_only=True, data_only=True)

@@ -1,17 +1,14 @@
 """Knowledge bases over HTTP: create, list, info, delete; upload files or text (a background job); documents."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import anyio
 from fastapi import APIRouter, Depends, File, Form, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 
 from zhiku.errors import EmptyInputError, NotFoundError, PayloadTooLargeError
-from zhiku.ingest.ingestor import Ingestor
 from zhiku.serve.deps import admin, get_state, user
-from zhiku.serve.jobs import check_supported, safe_filename
 from zhiku.serve.state import AppState
+from zhiku.serve.uploads import check_supported, safe_filename, upload_ingestor
 
 router = APIRouter(prefix="/api/kbs", tags=["kb"])
 
@@ -41,6 +38,7 @@ def kb_info(name: str, state: AppState = Depends(get_state), _key=Depends(user))
 def delete_kb(name: str, state: AppState = Depends(get_state), _key=Depends(admin)):
     state.forget(name)
     state.kbs.delete(name)
+    state.uploads.drop(name)
     return {"deleted": name}
 
 
@@ -55,8 +53,10 @@ def documents(name: str, state: AppState = Depends(get_state), _key=Depends(user
 
 @router.delete("/{name}/documents/{doc_id:path}")
 def delete_document(name: str, doc_id: str, state: AppState = Depends(get_state), _key=Depends(admin)):
-    if state.kbs.open(name).store.delete([doc_id]) == 0:
+    store = state.kbs.open(name).store
+    if store.delete([doc_id]) == 0:
         raise NotFoundError(f"document '{doc_id}' is not in knowledge base '{name}'")
+    state.uploads.release(name, doc_id, store)
     return {"deleted": doc_id}
 
 
@@ -65,32 +65,34 @@ async def upload(
     name: str,
     files: list[UploadFile] = File(default_factory=list),
     text: str = Form(""),
+    replace: bool = Form(False),
     state: AppState = Depends(get_state),
     _key=Depends(admin),
 ):
-    """Several files at once and/or pasted text (one entry per line); returns a job to poll."""
+    """Several files at once and/or pasted text (one entry per line); returns a job to poll. A different file under
+    a name already uploaded to this KB is refused (409) unless `replace` is true."""
     await anyio.to_thread.run_sync(state.kbs.get, name)  # 404 before reading any upload
     if not files and not text.strip():
         raise EmptyInputError("nothing to ingest: send files (multipart field 'files') and/or 'text'")
-    limit = int(state.settings.server.max_upload_mb * 1024 * 1024)
+    max_mb = state.settings.server.max_upload_mb
+    limit = int(max_mb * 1024 * 1024)
     names = [safe_filename(f.filename or "") for f in files]  # never trust the client's path
     for n in names:
         check_supported(n)  # 415 for the whole request: the caller sent something we can never read
     if len(set(names)) != len(names):
         raise EmptyInputError("two uploaded files have the same name")
-    folder = state.jobs.upload_dir(name)
-    paths: list[Path] = []
-    for f, n in zip(files, names):
-        data = await f.read(limit + 1)
-        if len(data) > limit:
-            raise PayloadTooLargeError(f"{n}: larger than {state.settings.server.max_upload_mb:g} MB (server.max_upload_mb)")
-        path = folder / n
-        await anyio.to_thread.run_sync(path.write_bytes, data)
-        paths.append(path)
+    with state.uploads.staging(name, replace) as stage:  # any error here: none of the files is kept
+        for f, n in zip(files, names):
+            data = await f.read(limit + 1)
+            if len(data) > limit:
+                raise PayloadTooLargeError(f"{n}: larger than {max_mb:g} MB (server.max_upload_mb)")
+            await anyio.to_thread.run_sync(stage.add, n, data)
+    paths, folder = stage.paths, stage.folder
     lines = [ln for ln in text.splitlines() if ln.strip()]
 
     def run(paths, lines, progress):
-        return Ingestor(state.kbs.open(name), state.settings).ingest(paths, lines, source="text", progress=progress).to_dict()
+        ingestor = upload_ingestor(state.kbs.open(name), state.settings, folder)
+        return ingestor.ingest(paths, lines, source="text", progress=progress).to_dict()
 
     job = state.jobs.submit(name, paths, lines, run)
     return job.to_dict()

@@ -218,7 +218,7 @@ async function copy(text, button) {
   try {
     await navigator.clipboard.writeText(text);
   } catch { // no clipboard API outside secure contexts (plain http on a LAN address): the old way
-    const area = h("textarea", { style: "position:fixed;opacity:0" }, text);
+    const area = h("textarea", { class: "visually-hidden" }, text); // a class: the CSP refuses style attributes
     document.body.append(area);
     area.select();
     document.execCommand("copy");

@@ -101,10 +101,17 @@ function uploadCard(name) {
     class: "primary", type: "button", id: "upload-button",
     onclick: async () => {
       if (!input.files.length) return input.click();
-      const form = new FormData();
-      for (const f of input.files) form.append("files", f, f.name);
+      const files = [...input.files];
+      const send = (replace) => (onProgress) => {
+        const form = new FormData();
+        for (const f of files) form.append("files", f, f.name);
+        if (replace) form.append("replace", "true");
+        return upload(`/api/kbs/${enc(name)}/documents`, form, onProgress);
+      };
+      // another file already has one of these names (409): replacing it is the user's call, never silent
+      const replace = (e) => e.type === "UploadExistsError" && confirm(t("kb.replace_confirm", { message: e.message })) && send(true);
       go.disabled = true;
-      await ingest(name, result, (onProgress) => upload(`/api/kbs/${enc(name)}/documents`, form, onProgress));
+      await ingest(name, result, send(false), replace);
       go.disabled = false;
       input.value = "";
       showChosen();
@@ -130,8 +137,9 @@ function pasteCard(name) {
   return h("section", { class: "card" }, h("h3", {}, t("kb.paste")), area, go, result);
 }
 
-/** Send, then follow the ingest job; progress and the outcome go into `out`. True when the job finished. */
-async function ingest(name, out, send) {
+/** Send, then follow the ingest job; progress and the outcome go into `out`. True when the job finished.
+ * `retry(error)` may answer another `send` to try instead of showing the error. */
+async function ingest(name, out, send, retry = () => null) {
   const bar = h("progress", { max: 1, value: 0 });
   const label = h("span", { class: "small" }, t("kb.uploading", { pct: 0 }));
   clear(out, h("div", { class: "progress" }, bar, label));
@@ -156,6 +164,8 @@ async function ingest(name, out, send) {
     await refreshCounts(name);
     return true;
   } catch (e) {
+    const again = retry(e);
+    if (again) return ingest(name, out, again);
     clear(out, errorBox(e.readable || String(e)));
     return false;
   }
