@@ -671,6 +671,7 @@ def main(argv: list[str] | None = None) -> int:
     if "milvus" in engines and not milvus_available():
         print("milvus: pymilvus / milvus-lite not installed, the Milvus path is skipped", file=sys.stderr)
         engines.remove("milvus")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind: the milvus-lite server stops with us
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="zhiku-crash-"))
     workdir.mkdir(parents=True, exist_ok=True)
     with contextlib.ExitStack() as stack:
