@@ -16,9 +16,11 @@ from --seed), its final counts are the reference. After each kill:
    delete that got that far; a KB delete that did not must have left the KB whole);
 2. the operation runs again to completion (a new server where the operation is served); an upload job the kill cut
    off must read as failed, and uploads/ must hold no partial or stray file;
-3. document and chunk counts equal the clean run's, and a hybrid search finds the expected article in its top 10.
+3. `kb check` is clean again, documents and chunks equal the clean run's, and `zhiku search` (hybrid, first stage)
+   finds the expected article in its top 10.
 
-The Milvus engine runs against a `milvus-lite server` started here (skipped when pymilvus / milvus-lite are not
+Everything goes through the CLI and the HTTP API, as a user's would, so this process holds no store or Milvus
+connection of its own between points. The Milvus engine runs against a `milvus-lite server` started here (skipped when pymilvus / milvus-lite are not
 installed); every kill point gets its own collection prefix. Prints a table (operation x engine: points, passed,
 failures with their kill delay) and exits 1 on any failure. Homes of failed points are kept under --workdir.
 """
@@ -103,28 +105,31 @@ class Engine:
         return {"ZHIKU_STORE__BACKEND": "milvus", "ZHIKU_STORE__URI": self.uri,
                 "ZHIKU_STORE__COLLECTION_PREFIX": f"{tag}_"}  # fmt: skip
 
+    @contextlib.contextmanager
+    def client(self):
+        """A Milvus client with a connection of its own: pymilvus would otherwise share one channel per address
+        for the life of this process, idle between points, which milvus-lite ends ("too_many_pings")."""
+        from pymilvus import MilvusClient
+
+        client = MilvusClient(uri=self.uri, timeout=30, dedicated=True)
+        try:
+            yield client
+        finally:
+            client.close()
+
     def collections(self, tag: str) -> list[str]:
         """This kill point's collections left in Milvus."""
         if self.name == "local":
             return []
-        from pymilvus import MilvusClient
-
-        client = MilvusClient(uri=self.uri, timeout=30)
-        try:
+        with self.client() as client:
             return [c for c in client.list_collections() if c.startswith(f"{tag}_")]
-        finally:
-            client.close()
 
     def drop(self, tag: str) -> None:
         if self.name == "milvus":
-            from pymilvus import MilvusClient
-
-            client = MilvusClient(uri=self.uri, timeout=30)
-            try:
-                for c in self.collections(tag):
-                    client.drop_collection(c)
-            finally:
-                client.close()
+            with self.client() as client:
+                for c in client.list_collections():
+                    if c.startswith(f"{tag}_"):
+                        client.drop_collection(c)
 
 
 class Home:
@@ -249,50 +254,35 @@ def tail(text: str, n: int = 300) -> str:
 # ---- the checks ---------------------------------------------------------------------------------------------------
 
 
-def check_kb(home: Home, kb: str = KB) -> str:
-    """'clean' or 'absent'; Failure with what `zhiku kb check` found otherwise."""
+def check_kb(home: Home) -> dict | None:
+    """The KB's documents and chunks when `zhiku kb check` finds it clean, None when there is no KB; Failure with
+    what the check found otherwise."""
     if not home.kb_exists():
-        return "absent"
-    done = home.run("kb", "check", kb, "--json")
+        return None
+    done = home.run("kb", "check", KB, "--json")
     if done.returncode != 0:
         raise Failure(f"kb check exited {done.returncode}: {tail(done.stdout + ' ' + done.stderr, 600)}")
-    return "clean"
+    counts = json.loads(done.stdout)["counts"]
+    return {"documents": counts["documents"], "chunks": counts["chunks"]}
 
 
-def measure(home: Home, kb: str = KB) -> dict:
-    """Counts and the top-10 refs of the dataset's query, the knowledge base opened in this process (no second
-    interpreter and model load per point)."""
-    from zhiku.config import Settings, StoreSettings
-    from zhiku.kb import KnowledgeBases
-    from zhiku.retrieve.hybrid import HybridRetriever
-
-    env = home.engine.env(home.tag)
-    store = StoreSettings(backend=env.get("ZHIKU_STORE__BACKEND", "local"), uri=env.get("ZHIKU_STORE__URI", ""),
-                          collection_prefix=env.get("ZHIKU_STORE__COLLECTION_PREFIX", "zhiku_"))  # fmt: skip
-    kbs = KnowledgeBases(Settings(home=home.path, store=store))
-    try:
-        opened = kbs.open(kb)
-        stats = opened.store.count()
-        hits = HybridRetriever(opened.store, opened.embedder, kbs.settings.retrieval).run(home.data.query, k=10)
-        return {**stats, "refs": [h.ref for h in hits]}
-    finally:
-        kbs.close()
-
-
-def counts(of: Home | dict) -> dict:
-    """Documents and chunks of a home's KB, or of a `measure` already taken."""
-    state = measure(of) if isinstance(of, Home) else of
-    return {k: state[k] for k in ("documents", "chunks")}
+def search(home: Home) -> list[str]:
+    """The refs of `zhiku search` for the dataset's query: hybrid, first stage only, top 10."""
+    out = home.must("search", home.data.query, "--kb", KB, "--json", "-k", "10", "--mode", "hybrid", "--no-rerank",
+                    "--no-rewrite", "--no-hyde")  # fmt: skip
+    return [h["ref"] for h in json.loads(out)["hits"]]
 
 
 def verdict(home: Home, reference: dict | None) -> dict:
-    """The state after the operation ran to completion; Failure when it differs from the clean run's."""
-    state = measure(home)
-    if home.data.expect not in state["refs"]:
-        raise Failure(f"search for {home.data.query!r} misses {home.data.expect}: top 10 {state['refs']}")
-    got = counts(state)
+    """The state once the operation ran to its end: `kb check` clean, the clean run's counts, the article found.
+    Through the CLI like the rest: no store is opened in this long-lived process."""
+    got = check_kb(home)
+    if got is None:
+        raise Failure("the knowledge base is gone")
     if reference is not None and got != reference:
         raise Failure(f"counts {got}, the clean run has {reference}")
+    if home.data.expect not in (refs := search(home)):
+        raise Failure(f"search for {home.data.query!r} misses {home.data.expect}: top 10 {refs}")
     return got
 
 
@@ -520,8 +510,7 @@ class Point:
     delay: float | None  # None: the clean run
     ok: bool = False
     ended_first: bool = False  # the operation had finished before the kill came
-    after_kill: str = ""  # clean | absent
-    left: dict | None = None  # the counts the kill left (after kb check), None when the KB was absent
+    left: dict | None = None  # the counts the kill left (kb check clean), None: no KB
     problem: str = ""
     seconds: float = 0.0  # the clean run's duration
     counts: dict = field(default_factory=dict)
@@ -545,11 +534,9 @@ def run_point(op: Operation, home: Home, delay: float | None, reference: dict | 
             if point.ended_first:
                 run.result()
             run.kill()
-        point.after_kill = check_kb(home)
-        if point.after_kill == "absent" and not op.may_be_absent:
+        point.left = check_kb(home)
+        if point.left is None and not op.may_be_absent:
             raise Failure("the knowledge base is gone")
-        if point.after_kill == "clean":
-            point.left = counts(home)
         op.after_kill(point.left, reference)
         op.complete(home, run)
         point.counts = verdict(home, reference)
@@ -595,8 +582,7 @@ class Matrix:
             p.problem += f" [home: {home.path}]"
         when = "clean run" if delay is None else f"kill at {delay:.2f}s"
         self.log(f"{op:<16} {engine:<7} {when:<14} {'ok' if p.ok else 'FAIL'}"
-                 f"{' (ended first)' if p.ended_first else ''}{' ' + p.after_kill if p.after_kill else ''}"
-                 f"{f' {p.left}' if p.left else ''}"
+                 f"{' (ended first)' if p.ended_first else ''} left {'no KB' if p.left is None else p.left}"
                  f"{' ' + p.problem if p.problem else ''}")  # fmt: skip
         return p
 

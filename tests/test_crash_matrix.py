@@ -59,7 +59,7 @@ def test_the_matrix_catches_damage_wrong_counts_and_a_missing_article(matrix):
     whose search misses the article, is not a pass."""
     home = matrix.home(matrix.engines["local"], "verdict")
     shutil.copytree(matrix.template(matrix.engines["local"]), home.path)
-    assert cm.check_kb(home) == "clean"
+    assert cm.check_kb(home) == WHOLE
     assert cm.verdict(home, WHOLE) == WHOLE
     with pytest.raises(cm.Failure, match="counts .* the clean run has"):
         cm.verdict(home, {"documents": 33, "chunks": 33})
