@@ -5,6 +5,9 @@ from zhiku.errors import InputError, KBExistsError, KBNotFoundError
 
 def test_create_list_info_delete(kbs):
     kbs.create("劳动法库", description="labour")
+    uploaded = kbs.settings.uploads_root / "劳动法库" / "a.md"  # what `zhiku serve` keeps of an upload
+    uploaded.parent.mkdir(parents=True)
+    uploaded.write_text("第一条 甲。", encoding="utf-8")
     assert [i.name for i in kbs.list()] == ["劳动法库"]
     info = kbs.info("劳动法库")
     assert info.stats == {"documents": 0, "chunks": 0}
@@ -12,6 +15,7 @@ def test_create_list_info_delete(kbs):
     kbs.delete("劳动法库")
     assert kbs.list() == []
     assert not (kbs.root / "劳动法库").exists()
+    assert not uploaded.parent.exists()  # else a new KB of the name refuses another a.md as a namesake
 
 
 def test_errors_name_the_kb(kbs):
@@ -106,6 +110,8 @@ def test_kb_delete_killed_midway_leaves_it_whole_or_gone(engine, step, tmp_path,
     whole = c.info("k").stats
     assert whole == {"documents": 2, "chunks": 2}
     export_kb(c, "k", tmp_path / "k.tar.gz")
+    (settings.uploads_root / "k").mkdir(parents=True)
+    (settings.uploads_root / "k" / "a.md").write_text("第一条 甲。", encoding="utf-8")
     c.close()
 
     env = {**os.environ, "ZHIKU_STORE__COLLECTION_PREFIX": store.collection_prefix}
@@ -121,7 +127,7 @@ def test_kb_delete_killed_midway_leaves_it_whole_or_gone(engine, step, tmp_path,
         assert import_kb(c, tmp_path / "k.tar.gz").stats == whole  # what the delete left is no obstacle
         c.delete("k")
         c.create("k")
-        assert c.info("k").stats == {"documents": 0, "chunks": 0}
+        assert c.info("k").stats == {"documents": 0, "chunks": 0} and not (settings.uploads_root / "k").exists()
         assert Ingestor(c.open("k"), settings).ingest(lines=["用人单位自用工之日起即与劳动者建立劳动关系。"]).added == 1
     finally:
         c.close()

@@ -237,6 +237,11 @@ class Settings(BaseSettings):
     def kb_root(self) -> Path:
         return self.home / "kb"
 
+    @property
+    def uploads_root(self) -> Path:
+        """Files uploaded through the server, one folder per KB (serve/uploads.py): they go when their KB goes."""
+        return self.home / "uploads"
+
     def make_home(self) -> Path:
         """`home`, created if need be; a path that cannot be a directory is one clear error, not a traceback."""
         from zhiku.errors import ConfigError

@@ -121,13 +121,15 @@ class KnowledgeBases:
 
     def _clear_leftovers(self, info: KBInfo, embedder: Embedder | None) -> None:
         """A KB folder without a catalog row is what a delete or create cut short (kill -9) left: garbage, never
-        data, which a new KB of that name must not inherit."""
-        path = self.root / info.name
-        if not path.exists():
-            return
-        if info.store == "milvus":  # the folder is the evidence that the collection of this name is ours
+        data, which a new KB of that name must not inherit (nor its uploaded files, as namesakes)."""
+        if info.store == "milvus" and (self.root / info.name).exists():  # evidence that the collection is ours
             self._open_store(info, embedder).store.drop()
-        shutil.rmtree(path, ignore_errors=True)
+        self._remove_folders(info.name)
+
+    def _remove_folders(self, name: str) -> None:
+        """A KB's folder and the files uploaded to it."""
+        for folder in (self.root / name, self.settings.uploads_root / name):
+            shutil.rmtree(folder, ignore_errors=True)
 
     def delete(self, name: str) -> None:
         """The catalog row goes first, as the commit point: a delete cut short leaves the KB whole or gone, never
@@ -149,7 +151,7 @@ class KnowledgeBases:
                 except BaseException:  # e.g. Milvus went away: the KB stays listed and can be deleted again
                     self._insert(info)
                     raise
-            shutil.rmtree(self.root / name, ignore_errors=True)
+            self._remove_folders(name)
 
     def check(self, name: str, repair: bool = False) -> CheckReport:
         """The catalog's integrity, then the knowledge base's own store (Store.check)."""

@@ -29,7 +29,7 @@ class AppState:
         self.gate = GenerationGate(slots, srv.max_queue, srv.request_timeout, self.metrics, srv.drain_seconds,
                                    srv.key_concurrency, srv.retrieval_threads, srv.retrieval_wait)  # fmt: skip
         self.jobs = JobManager(settings.home / "jobs.sqlite")
-        self.uploads = Uploads(settings.home / "uploads")
+        self.uploads = Uploads(settings.uploads_root)
         self.sessions = SessionStore(settings.home)
         self.keys = KeyStore(settings.home)
         # decided once at start-up: a server started with keys never silently opens up when the last is revoked

@@ -10,7 +10,6 @@ from __future__ import annotations
 import filecmp
 import os
 import re
-import shutil
 import unicodedata
 import uuid
 from collections.abc import Iterator
@@ -59,10 +58,6 @@ class Uploads:
         d = self.root / kb
         d.mkdir(parents=True, exist_ok=True)
         return d
-
-    def drop(self, kb: str) -> None:
-        """The KB is gone: so are its uploaded files."""
-        shutil.rmtree(self.root / kb, ignore_errors=True)
 
     def release(self, kb: str, doc_id: str, store) -> None:
         """After a document was deleted: remove the uploaded file it came from once no document of that file is

@@ -37,8 +37,7 @@ def kb_info(name: str, state: AppState = Depends(get_state), _key=Depends(user))
 @router.delete("/{name}")
 def delete_kb(name: str, state: AppState = Depends(get_state), _key=Depends(admin)):
     state.forget(name)
-    state.kbs.delete(name)
-    state.uploads.drop(name)
+    state.kbs.delete(name)  # its uploaded files too
     return {"deleted": name}
 
 
