@@ -56,7 +56,8 @@ def milvus_lite_server(data_dir: Path, within: float = 60) -> Iterator[str]:
                 if proc.poll() is not None:
                     raise RuntimeError(f"milvus-lite server exited {proc.returncode}: {log_path.read_text()[-2000:]}")
                 try:
-                    client = MilvusClient(uri=uri, timeout=2)
+                    # dedicated: a shared channel would outlive close() and idle-ping the server into GOAWAY
+                    client = MilvusClient(uri=uri, timeout=2, dedicated=True)
                     client.list_collections()
                     client.close()
                     break
