@@ -91,3 +91,9 @@ def test_the_bundled_model_extracts_characters(story, small_llm):
     text = story.chapter(2).text
     assert report.calls in (1, 2)
     assert all(p.name in text for p in report.proposals)  # names the chapter never mentions were dropped
+
+
+def test_brackets_in_prose_are_not_json_items(story):
+    ex, _ = extractor(story, ["根据第十九条[1]，林秋是猎手。", "[{\"name\": \"林秋\", \"text\": \"猎手\"}]"])
+    report = ex.run(story, [2])
+    assert report.retries == 1 and [p.name for p in report.proposals] == ["林秋"]

@@ -88,11 +88,12 @@ class Extractor:
             report.calls += 1
             reply = self.llm.complete(messages, self.sampling)
             for data in json_values(reply):
-                items = data.get("items") if isinstance(data, dict) else data
-                if isinstance(items, list):
-                    return items
+                if isinstance(data, dict) and isinstance(data.get("items"), list):
+                    return data["items"]
                 if isinstance(data, dict) and data.get("name"):  # one bare item
                     return [data]
+                if isinstance(data, list) and all(isinstance(x, dict) for x in data):  # a bare list of items;
+                    return data  # not a stray "[1]" in prose, a citation marker
             if attempt == 0:
                 report.retries += 1
                 messages = [*messages, {"role": "assistant", "content": reply}, {"role": "user", "content": EXTRACT_RETRY}]
