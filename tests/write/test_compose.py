@@ -28,9 +28,9 @@ def test_the_prompt_holds_memories_preceding_text_and_instruction(remembered):
     c = Composer(remembered, Scripted([]))
     p = c.prepare_continue("写林秋拔出寒霜剑")
     body = user_prompt(p)
-    assert body.index("【前文】") < body.index("【记忆】") < body.index("【要求】写林秋拔出寒霜剑")
+    assert body.index("【记忆】") < body.index("【前文】") < body.index("【要求】写林秋拔出寒霜剑")
     assert "[设定] 寒霜剑：剑柄上刻着一只白鹤。" in body and "[人物] 林秋：林秋有一双琥珀色的眼睛。" in body
-    assert body.split("【记忆】")[0].rstrip().endswith("陆沉也没有回来。")  # the manuscript's end, right before
+    assert body.split("【要求】")[0].rstrip().endswith("陆沉也没有回来。")  # the manuscript's end, right before
     assert p.context_chars > 0 and p.chapter == 4 and p.kind == "continue"
     picked = {h.memory.name: h.why for h in p.memories}
     assert "名字出现在要求中" in picked["寒霜剑"] and "名字出现在要求中" in picked["林秋"]
@@ -44,7 +44,7 @@ def test_preceding_text_is_cut_to_the_context(remembered):
     c.llm_settings.n_ctx = 1000
     p = c.prepare_continue("", sampling=c.sampling(max_tokens=200))
     assert p.prompt_tokens <= 1000 - 200
-    assert 400 < p.context_chars < 800 and user_prompt(p).split("【记忆】")[0].strip().endswith("她走了很久。")
+    assert 400 < p.context_chars < 800 and user_prompt(p).split("【要求】")[0].strip().endswith("她走了很久。")
     assert "【前文】\n她走了很久。" in user_prompt(p)  # starts at a sentence, not mid-way
     c.llm_settings.n_ctx = 300
     with pytest.raises(InputError, match="leave no room for the preceding text in llm.n_ctx=300"):
@@ -70,7 +70,8 @@ def test_revise_replaces_only_the_selected_passage(remembered):
     p = c.prepare_revise("polish", 2, start, end, "更简洁")
     body = user_prompt(p)
     assert f"【原文】\n{text[start:end]}" in body and "润色【原文】" in body and "另外：更简洁" in body
-    assert body.index("【上文】") < body.index("【原文】") and p.sampling.max_tokens > 0  # sized to the passage
+    assert body.index("【记忆】") < body.index("【上文】") < body.index("【原文】") < body.index("【要求】")
+    assert p.sampling.max_tokens > 0  # sized to the passage
     c.accept(c.write(p))
     assert remembered.chapter(2).text == text[:start] + "她的眼睛是少见的琥珀色。" + text[end:]
     stale = c.write(c.prepare_revise("rewrite", 2, start, end))

@@ -236,8 +236,9 @@ __all__ = [
 
 # ---------------------------------------------------------------- writing workspace (zhiku.write)
 
-# Continuation and revision of a novel (write/compose.py). The facts to keep come in a 【记忆】 block placed
-# after the preceding text, right before the instruction: a small model heeds what it read last.
+# Continuation and revision of a novel (write/compose.py). The facts to keep come first, in a 【记忆】 block, then
+# the preceding text, then the instruction: on 6 of the samples/eval/write_memory probes this order kept the fact
+# 6/6 with the bundled 1.5B and 3/6 with the 0.5B, against 3/6 and 0/6 with 【记忆】 between text and instruction.
 WRITE_SYSTEM_PROMPT = (
     "你是中文小说写作助手。根据【前文】接着写，或按【要求】修改文字。"
     "必须与【记忆】里的人物、设定、情节保持一致：名字、外貌、地点、物品归属等已写明的事实不能改变。"
@@ -275,20 +276,19 @@ def format_memories(memories: list[tuple[str, str, str]]) -> str:
 
 
 def build_continue_messages(preceding: str, memories: str, instruction: str) -> list[Message]:
-    """Continue the manuscript: 【前文】, then 【记忆】 (when any), then 【要求】."""
-    parts = [f"【前文】\n{preceding.strip()}" if preceding.strip() else "【前文】（无，这是开篇）"]
-    if memories:
-        parts.append(f"【记忆】\n{memories}")
+    """Continue the manuscript: 【记忆】 (when any), then 【前文】, then 【要求】."""
+    parts = [f"【记忆】\n{memories}"] if memories else []
+    parts.append(f"【前文】\n{preceding.strip()}" if preceding.strip() else "【前文】（无，这是开篇）")
     parts.append(f"【要求】{instruction.strip() or CONTINUE_DEFAULT}\n{CONTINUE_HINT}")
     return [{"role": "system", "content": WRITE_SYSTEM_PROMPT}, {"role": "user", "content": "\n\n".join(parts)}]
 
 
 def build_revise_messages(mode: str, before: str, passage: str, memories: str, instruction: str) -> list[Message]:
-    """Rewrite / expand / polish a passage: its 【上文】 for the flow, the 【原文】, 【记忆】, then 【要求】."""
-    parts = [f"【上文】\n{before.strip()}"] if before.strip() else []
+    """Rewrite / expand / polish a passage: 【记忆】, its 【上文】 for the flow, the 【原文】, then 【要求】."""
+    parts = [f"【记忆】\n{memories}"] if memories else []
+    if before.strip():
+        parts.append(f"【上文】\n{before.strip()}")
     parts.append(f"【原文】\n{passage.strip()}")
-    if memories:
-        parts.append(f"【记忆】\n{memories}")
     ask = REVISE_INSTRUCTIONS[mode] + (instruction.strip() and f"另外：{instruction.strip()}")
     parts.append(f"【要求】{ask}\n{REVISE_HINT}")
     return [{"role": "system", "content": WRITE_SYSTEM_PROMPT}, {"role": "user", "content": "\n\n".join(parts)}]
