@@ -169,3 +169,13 @@ def test_kill_9_mid_write_leaves_the_project_consistent(projects, settings):
     assert len(notes) in (len(marks), len(marks) - 1), (len(notes), len(marks))  # killed between the two writes
     hits = project.memories.search("笔记", k=len(notes) + 5)  # the index catches up with SQLite after the kill
     assert sorted(h.memory.name for h in hits) == sorted(notes)
+
+
+def test_a_damaged_project_file_is_one_clear_error(projects, settings):
+    projects.create("d")
+    projects.close()
+    (settings.write_root / "d" / "project.sqlite").write_bytes(b"garbage" * 1000)
+    for name in ("project.sqlite-wal", "project.sqlite-shm"):
+        (settings.write_root / "d" / name).unlink(missing_ok=True)
+    with pytest.raises(InputError, match="writing project 'd': .*project.sqlite is not readable"):
+        Projects(settings).open("d")

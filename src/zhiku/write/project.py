@@ -83,10 +83,14 @@ class Project:
     def __init__(self, path: Path, name: str, settings: Settings):
         self.path, self.name, self.settings = Path(path), name, settings
         self._lock = threading.RLock()
-        self._db: sqlite3.Connection | None = open_db(self.path / DB_FILE, synchronous="FULL")
-        if self.meta("schema") != SCHEMA_VERSION:
-            raise InputError(f"writing project '{name}' ({self.path}): not a zhiku project of this version")
         self._memories = None
+        try:
+            self._db: sqlite3.Connection | None = open_db(self.path / DB_FILE, synchronous="FULL")
+            schema = self.meta("schema")
+        except sqlite3.DatabaseError as e:  # "file is not a database": overwritten or damaged by hand
+            raise InputError(f"writing project '{name}': {self.path / DB_FILE} is not readable ({e})") from e
+        if schema != SCHEMA_VERSION:
+            raise InputError(f"writing project '{name}' ({self.path}): not a zhiku project of this version")
 
     # ---------- plumbing ----------
     @property
@@ -116,9 +120,6 @@ class Project:
     def meta(self, key: str) -> str | None:
         r = self.rows("SELECT value FROM meta WHERE key=?", (key,))
         return r[0][0] if r else None
-
-    def set_meta(self, db: sqlite3.Connection, key: str, value: str) -> None:
-        db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
 
     @property
     def memories(self):
