@@ -55,11 +55,21 @@ def main() -> None:
     project, _ = Projects(s).import_file("bench", DATA / "story.txt")
     t0 = time.perf_counter()
     if args.extract:
-        from zhiku.write.extract import Extractor
+        from zhiku.errors import ExtractionError
+        from zhiku.write.extract import ExtractReport, Extractor
 
-        report = Extractor(project.llm(), s.write).run(project)
+        report, failed = ExtractReport(), ""
+        for chapter in project.chapters():  # chapter by chapter: one unusable reply costs its chapter, not the run
+            try:
+                r = Extractor(project.llm(), s.write).run(project, [chapter.number])
+            except ExtractionError as e:
+                failed += f"; chapter {chapter.number} failed: {e}"
+                continue
+            report.calls, report.retries = report.calls + r.calls, report.retries + r.retries
+            for why, k in r.dropped.items():
+                report.dropped[why] = report.dropped.get(why, 0) + k
         project.memories.accept()
-        how = f"extracted ({report.calls} calls, {report.retries} retries, dropped {report.dropped})"
+        how = f"extracted ({report.calls} calls, {report.retries} retries, dropped {report.dropped}{failed})"
     else:
         project.memories.add_many(read_drafts(DATA / "memories.jsonl"))
         how = "memories.jsonl"
