@@ -195,6 +195,22 @@ class EvalSettings(BaseModel):
     judge_timeout: float = 120.0
 
 
+class WriteSettings(BaseModel):
+    # The writing workspace (zhiku.write): projects under `home`/write/<name>/, one SQLite file each.
+    # Continuation samples for prose, not for cited answers: llm.temperature (0.1) suits QA, stories need variety.
+    temperature: float = 0.8
+    top_p: float = 0.9
+    sample_top_k: int = 40
+    max_tokens: int = 400
+    repetition_penalty: float = 1.1  # > 1 keeps a small model from looping on a phrase; 1 = off
+    memory_k: int = 6  # memories put in a continuation prompt
+    query_chars: int = 300  # the manuscript's tail searched for memories (the "current passage")
+    # preceding text in a continuation prompt, in tokens: 0 = as much as fits llm.n_ctx minus max_tokens
+    context_tokens: int = 0
+    extract_chars: int = 1500  # manuscript text per extraction call (a small model loses track beyond this)
+    extract_max_tokens: int = 768
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="ZHIKU_", env_nested_delimiter="__", extra="ignore", validate_default=True
@@ -217,6 +233,7 @@ class Settings(BaseSettings):
     chat: ChatSettings = Field(default_factory=ChatSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     eval: EvalSettings = Field(default_factory=EvalSettings)
+    write: WriteSettings = Field(default_factory=WriteSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -241,6 +258,10 @@ class Settings(BaseSettings):
     def uploads_root(self) -> Path:
         """Files uploaded through the server, one folder per KB (serve/uploads.py): they go when their KB goes."""
         return self.home / "uploads"
+
+    @property
+    def write_root(self) -> Path:
+        return self.home / "write"
 
     def make_home(self) -> Path:
         """`home`, created if need be; a path that cannot be a directory is one clear error, not a traceback."""

@@ -47,6 +47,17 @@ class KBExistsError(ZhikuError):
     http_status = 409
 
 
+class ProjectNotFoundError(NotFoundError):
+    def __init__(self, name: str):
+        super().__init__(f"writing project '{name}' does not exist (see `zhiku write list`)")
+        self.name = name
+
+
+class ProjectExistsError(ZhikuError):
+    exit_code = 2
+    http_status = 409
+
+
 class PayloadTooLargeError(InputError):
     http_status = 413
 
@@ -105,6 +116,10 @@ class BackendError(ZhikuError):
 
     exit_code = 5
     http_status = 502
+
+
+class ExtractionError(BackendError):
+    """The model's reply to an extraction prompt stayed unusable (not JSON) after a retry: nothing was kept."""
 
 
 class ModelNotFoundError(ConfigError):

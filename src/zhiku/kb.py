@@ -40,9 +40,10 @@ class KBInfo:
         return asdict(self)
 
 
-def validate_name(name: str) -> str:
+def validate_name(name: str, what: str = "knowledge base") -> str:
+    """`name` when it is safe as a directory name (knowledge bases, writing projects), else InputError."""
     if not name or not _NAME.match(name) or name.startswith(".") or ".." in name:
-        raise InputError(f"invalid knowledge base name {name!r}: use 1-64 letters, digits, '_', '-' or '.'")
+        raise InputError(f"invalid {what} name {name!r}: use 1-64 letters, digits, '_', '-' or '.'")
     return name
 
 

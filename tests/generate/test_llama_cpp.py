@@ -152,3 +152,11 @@ def test_get_llm_caches_and_importing_generate_does_not_load_llama(small_gguf):
     assert isinstance(a, LlamaCppLLM) and a is b and a._llm is None  # lazy: nothing loaded yet
     code = "import sys, zhiku.generate; assert 'llama_cpp' not in sys.modules, 'llama_cpp imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_repetition_penalty_reaches_the_sampler(small_llm):
+    # counting repeats digits and commas: a strong penalty must change greedy output, 1.0 must not
+    greedy = Sampling(max_tokens=16, temperature=0.0)
+    plain = small_llm.complete(COUNT, greedy)
+    assert small_llm.complete(COUNT, Sampling(max_tokens=16, temperature=0.0, repetition_penalty=1.0)) == plain
+    assert small_llm.complete(COUNT, Sampling(max_tokens=16, temperature=0.0, repetition_penalty=2.5)) != plain

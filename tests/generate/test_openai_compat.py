@@ -188,6 +188,18 @@ def test_usage_from_final_chunk_and_request_fields():
     assert b["stream"] is True and b["model"] == "m" and b["messages"] == MSGS
     assert (b["max_tokens"], b["temperature"], b["top_p"], b["top_k"], b["stop"]) == (7, 0.2, 0.8, 5, ["。"])
     assert b["stream_options"] == {"include_usage": True}
+    assert "repetition_penalty" not in b and "repeat_penalty" not in b  # 1 = off: nothing a server could reject
+
+
+def test_repetition_penalty_goes_under_both_names_servers_read():
+    bodies = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        bodies.append(json.loads(req.content))
+        return httpx.Response(200, content=sse(chunk("好"), "[DONE]"))
+
+    assert "".join(mocked(handler).stream(MSGS, Sampling(max_tokens=4, repetition_penalty=1.2))) == "好"
+    assert (bodies[0]["repetition_penalty"], bodies[0]["repeat_penalty"]) == (1.2, 1.2)
 
 
 def test_server_rejecting_stream_options_is_retried_without():

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from zhiku.cli import config, ingest, kb, loadtest, models, query, serve, train
+from zhiku.cli import config, ingest, kb, loadtest, models, query, serve, train, write
 from zhiku.cli import eval as evaluation  # not to shadow the builtin
 from zhiku.cli.common import settings
 from zhiku.config import reset_settings
@@ -19,7 +19,7 @@ app = typer.Typer(help="知库 zhiku: offline RAG question answering over statut
 for command in (ingest.ingest, query.search, query.ask, query.chat, serve.serve):
     app.command()(command)
 for name, group in (("kb", kb.app), ("eval", evaluation.app), ("config", config.app), ("models", models.app),
-                    ("keys", serve.keys_app), ("bench", loadtest.app), ("train", train.app)):
+                    ("keys", serve.keys_app), ("bench", loadtest.app), ("train", train.app), ("write", write.app)):
     app.add_typer(group, name=name)
 
 

@@ -58,8 +58,9 @@ def train_adapter(
 @app.command("prepare")
 @guarded
 def train_prepare(
-    path: Optional[Path] = typer.Argument(None, help="qa: a jsonl of question/answer/gold records; text: a file or "
-                                          "directory; synthetic: none (the KB's articles)."),
+    path: Optional[Path] = typer.Argument(None, help="qa: a jsonl of question/answer/gold records; text: a file, a "
+                                          "directory or write:PROJECT (a writing project's manuscript); synthetic: "
+                                          "none (the KB's articles)."),
     source: Optional[str] = typer.Option(None, "--from", help="qa (STARD/LeCoQA records), text (txt/md/json/jsonl) "
                                          "or synthetic (questions the LLM writes per article; implied by --synthetic)."),
     out_dir: Path = typer.Option(..., "--out", help="Dataset directory: train.jsonl, val.jsonl, manifest.json."),
@@ -118,9 +119,14 @@ def train_prepare(
             info = {"source": {**origin, "kb": kb_obj.name, "records": stats.records, "skipped": stats.skipped,
                                "options": vars(opts)}}
         else:
-            from zhiku.train.text_samples import text_samples
+            from zhiku.train.text_samples import project_samples, text_samples
 
-            samples = text_samples(path, chunk_size, progress)
+            if str(path).startswith("write:"):  # a writing project's manuscript: style data for its own adapter
+                from zhiku.write import Projects
+
+                samples = project_samples(Projects(s).open(str(path).removeprefix("write:")), chunk_size)
+            else:
+                samples = text_samples(path, chunk_size, progress)
             info = {"source": {"from": "text", "path": str(path), "chunk_size": chunk_size}}
         manifest = write_dataset(samples, out_dir, counter_for(s.llm.model, s.models_dir), val_split, seed,
                                  max_len, sample, info, progress, extras)

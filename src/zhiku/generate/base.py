@@ -1,8 +1,9 @@
 """The LLM protocol: chat messages in, streamed text out."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, AsyncIterator, Iterator, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, AsyncIterator, Iterator, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from zhiku.config import LLMSettings
@@ -25,6 +26,9 @@ class Sampling:
     # {"type": "json_object", "schema": ...}, which llama_cpp.server turns into a grammar (vLLM honours the type).
     # What lets a small judge model answer in parseable JSON. The in-process llama.cpp backend ignores it.
     json_schema: dict | None = None
+    # > 1 makes tokens already in the context less likely (llama.cpp `repeat_penalty`, vLLM/TGI
+    # `repetition_penalty`): what keeps a small model's long prose from looping on one phrase. 1 = off.
+    repetition_penalty: float = 1.0
 
     @classmethod
     def from_settings(cls, llm: LLMSettings) -> Sampling:
@@ -36,9 +40,11 @@ class Sampling:
         temperature: float | None = None,
         top_p: float | None = None,
         top_k: int | None = None,
+        repetition_penalty: float | None = None,
     ) -> Sampling:
         """A copy with the values a request gave; None (a field the request left out) keeps this one's."""
-        given = {"max_tokens": max_tokens, "temperature": temperature, "top_p": top_p, "top_k": top_k}
+        given = {"max_tokens": max_tokens, "temperature": temperature, "top_p": top_p, "top_k": top_k,
+                 "repetition_penalty": repetition_penalty}
         return replace(self, **{k: v for k, v in given.items() if v is not None})
 
 
@@ -67,3 +73,15 @@ def instruct(llm: LLM, system: str, user: str, max_tokens: int) -> str:
     """One deterministic instruction -> text call: the shape of every helper task (condense, rewrite, HyDE)."""
     messages = [{"role": "system", "content": system}, {"role": "user", "content": user.strip()}]
     return llm.complete(messages, Sampling(max_tokens=max_tokens, temperature=0.0))
+
+
+def json_values(reply: str) -> Iterator[Any]:
+    """The JSON values a model reply holds, leniently: the outermost {...}, then the outermost [...], each yielded
+    when it parses. Small models wrap JSON in words or code fences, or answer with a bare list."""
+    for start, end in (("{", "}"), ("[", "]")):
+        i, j = reply.find(start), reply.rfind(end)
+        if 0 <= i < j:
+            try:
+                yield json.loads(reply[i : j + 1])
+            except json.JSONDecodeError:
+                continue

@@ -167,6 +167,7 @@ class LlamaCppLLM:
                     temperature=sampling.temperature,
                     top_p=sampling.top_p,
                     top_k=sampling.top_k,
+                    repeat_penalty=sampling.repetition_penalty,
                     stop=[*sampling.stop, *self._stop],
                     stopping_criteria=StoppingCriteriaList([count_and_check]),
                     stream=True,

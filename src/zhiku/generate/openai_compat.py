@@ -3,7 +3,9 @@
 POST {base_url}/chat/completions with "stream": true and parse the SSE stream (`data: {...}` lines, ending
 with `data: [DONE]`). Usage comes from the final chunk when the server honours
 `stream_options: {"include_usage": true}`, else completion tokens are the number of content chunks.
-`top_k` goes as an extra field (vLLM, llama_cpp.server and Ollama accept it; it is left out when <= 0).
+`top_k` goes as an extra field (vLLM, llama_cpp.server and Ollama accept it; it is left out when <= 0), and so does
+a repetition penalty other than 1 (as both `repetition_penalty` and `repeat_penalty`: servers ignore the name
+they do not know).
 """
 from __future__ import annotations
 
@@ -134,6 +136,8 @@ class OpenAICompatLLM:
             body["top_k"] = sampling.top_k
         if sampling.stop:
             body["stop"] = list(sampling.stop)
+        if sampling.repetition_penalty != 1.0:  # vLLM, SGLang, TGI, Xinference read the first; llama_cpp.server
+            body["repetition_penalty"] = body["repeat_penalty"] = sampling.repetition_penalty  # and Ollama the second
         if sampling.json_schema is not None:
             fmt: dict[str, Any] = {"type": "json_object"}
             if sampling.json_schema:

@@ -7,7 +7,6 @@ question that names the article number, repeats one already written, or is not a
 """
 from __future__ import annotations
 
-import json
 import random
 import re
 import unicodedata
@@ -15,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from zhiku.eval.dataset import Query
-from zhiku.generate.base import LLM, Sampling
+from zhiku.generate.base import LLM, Sampling, json_values
 from zhiku.generate.prompts import SYNTHETIC_QUESTIONS_PROMPT
 from zhiku.types import Hit
 
@@ -41,18 +40,12 @@ class SyntheticStats:
 
 def read_items(reply: str) -> list[dict]:
     """[{question, answer}] from a model reply: JSON (an object with `items`, or a list) or 问：/答： lines."""
-    for start, end in (("{", "}"), ("[", "]")):
-        i, j = reply.find(start), reply.rfind(end)
-        if 0 <= i < j:
-            try:
-                data = json.loads(reply[i : j + 1])
-            except json.JSONDecodeError:
-                continue
-            items = data.get("items") if isinstance(data, dict) else data
-            if isinstance(items, list):
-                return [{"question": str(x.get("question") or x.get("问题") or ""),
-                         "answer": str(x.get("answer") or x.get("回答") or x.get("答案") or "")}
-                        for x in items if isinstance(x, dict)]  # fmt: skip
+    for data in json_values(reply):
+        items = data.get("items") if isinstance(data, dict) else data
+        if isinstance(items, list):
+            return [{"question": str(x.get("question") or x.get("问题") or ""),
+                     "answer": str(x.get("answer") or x.get("回答") or x.get("答案") or "")}
+                    for x in items if isinstance(x, dict)]  # fmt: skip
     items: list[dict] = []
     for line in reply.splitlines():
         m = _QA_LINE.match(line)
