@@ -47,6 +47,7 @@ class Sampler(threading.Thread):
     def __init__(self, pid: int, every: float):
         super().__init__(daemon=True)
         self.proc, self.every, self.samples, self.stop = psutil.Process(pid), every, [], threading.Event()
+        self.mem: list[tuple[float, float, float, float]] = []  # (t, RssAnon, RssFile, RssShmem) MB, server only
 
     def run(self) -> None:
         t0 = time.monotonic()
@@ -59,7 +60,17 @@ class Sampler(threading.Thread):
                     fds += p.num_fds()
                 except psutil.Error:
                     pass
-            self.samples.append((time.monotonic() - t0, rss / 2**20, fds))
+            t = time.monotonic() - t0
+            self.samples.append((t, rss / 2**20, fds))
+            kb = {}
+            try:
+                for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+                    if line.startswith(("RssAnon:", "RssFile:", "RssShmem:")):
+                        k, v = line.split(":")
+                        kb[k] = int(v.split()[0]) / 1024
+            except OSError:
+                pass
+            self.mem.append((t, kb.get("RssAnon", 0.0), kb.get("RssFile", 0.0), kb.get("RssShmem", 0.0)))
             self.stop.wait(self.every)
 
 
@@ -119,12 +130,19 @@ def main() -> None:
         console.print(f"{kind}: {sample}", markup=False)
     console.print(f"server RSS {first[1]:.0f} -> {last[1]:.0f} MB, slope {rss_slope:+.1f} MB/h; open files "
                   f"{first[2]} -> {last[2]}, slope {fd_slope:+.1f}/h ({len(steady)} samples after warm-up)")
+    msteady = [m for m in sampler.mem if m[0] >= args.warmup * args.minutes * 60]
+    mem_slopes = {k: round(slope_per_hour([(m[0], m[i]) for m in msteady]), 1)
+                  for i, k in ((1, "anon"), (2, "file"), (3, "shmem"))}
+    if sampler.mem:
+        console.print(f"server anon {sampler.mem[0][1]:.0f} -> {sampler.mem[-1][1]:.0f} MB, file "
+                      f"{sampler.mem[0][2]:.0f} -> {sampler.mem[-1][2]:.0f} MB; slopes MB/h {mem_slopes}")
     for name, ok in checks.items():
         console.print(f"{'PASS' if ok else 'FAIL'}  {name}")
     if args.json:
         args.json.write_text(json.dumps({
             "report": report.to_dict(), "rss_mb_per_h": round(rss_slope, 2), "fds_per_h": round(fd_slope, 2),
             "rss_mb": [first[1], last[1]], "fds": [first[2], last[2]], "samples": sampler.samples, "checks": checks,
+            "mem_samples": sampler.mem, "mem_slopes_mb_per_h": mem_slopes,
             "args": {k: str(v) for k, v in vars(args).items()},
         }, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")  # fmt: skip
     sys.exit(0 if all(checks.values()) else 1)

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from zhiku.errors import EmptyInputError, InputError, NotFoundError, ProjectExistsError, ProjectNotFoundError
+from zhiku.errors import CorruptStoreError, EmptyInputError, InputError, NotFoundError, ProjectExistsError, ProjectNotFoundError
 from zhiku.write import Projects
 from zhiku.write.chapters import ChapterText
 
@@ -177,5 +177,6 @@ def test_a_damaged_project_file_is_one_clear_error(projects, settings):
     (settings.write_root / "d" / "project.sqlite").write_bytes(b"garbage" * 1000)
     for name in ("project.sqlite-wal", "project.sqlite-shm"):
         (settings.write_root / "d" / name).unlink(missing_ok=True)
-    with pytest.raises(InputError, match="writing project 'd': .*project.sqlite is not readable"):
+    with pytest.raises(CorruptStoreError) as e:
         Projects(settings).open("d")
+    assert "project.sqlite: damaged SQLite database" in str(e.value) and "writing project 'd': restore" in str(e.value)

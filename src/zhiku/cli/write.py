@@ -26,9 +26,7 @@ PromptOpt = typer.Option("", "--prompt", "-p", help="What to write (the instruct
 def projects():
     from zhiku.write import Projects
 
-    s = settings()
-    s.home.mkdir(parents=True, exist_ok=True)
-    return Projects(s)
+    return Projects(settings())
 
 
 def open_project(name: str):

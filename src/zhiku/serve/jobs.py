@@ -129,6 +129,11 @@ class JobManager:
                 job.state, job.error = "failed", str(e) or type(e).__name__
             job.finished_at = time.time()
             self._save(job)
+            # finished and in SQLite: get()/list() read it from there, so the live map only holds unfinished
+            # jobs (kept for ever, it grew with every upload of a long-running server)
+            with self._lock:
+                if self._db is not None:
+                    self._jobs.pop(job.id, None)
 
         self._pool.submit(work)
         return job

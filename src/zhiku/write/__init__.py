@@ -21,7 +21,8 @@ imported on use: opening a project loads neither the embedder nor the LLM.
     project.memories.accept([p.id for p in report.proposals])
 
 Errors are zhiku.errors types (NotFoundError 404, InputError 400, ProjectExistsError 409, ExtractionError 502,
-LockedError 423, DiskFullError 507), each one line naming the project and what is wrong.
+LockedError 423, DiskFullError 507, CorruptStoreError for a damaged project file), each one line naming the
+project and what is wrong.
 """
 from __future__ import annotations
 

@@ -84,11 +84,10 @@ class Project:
         self.path, self.name, self.settings = Path(path), name, settings
         self._lock = threading.RLock()
         self._memories = None
-        try:
-            self._db: sqlite3.Connection | None = open_db(self.path / DB_FILE, synchronous="FULL")
-            schema = self.meta("schema")
-        except sqlite3.DatabaseError as e:  # "file is not a database": overwritten or damaged by hand
-            raise InputError(f"writing project '{name}': {self.path / DB_FILE} is not readable ({e})") from e
+        # a damaged file is CorruptStoreError, named, with this advice (index/registry.py)
+        self._db: sqlite3.Connection | None = open_db(self.path / DB_FILE, synchronous="FULL", advice=(
+            f"writing project '{name}': restore it from a backup of ZHIKU_HOME, or delete the project"))
+        schema = self.meta("schema")
         if schema != SCHEMA_VERSION:
             raise InputError(f"writing project '{name}' ({self.path}): not a zhiku project of this version")
 
@@ -301,6 +300,7 @@ class Projects:
                 if exist_ok:
                     return self.open(name).info()
                 raise ProjectExistsError(f"writing project '{name}' already exists")
+            self.settings.make_home()
             self.root.mkdir(parents=True, exist_ok=True)
             tmp = self.root / f".new-{name}-{os.getpid()}-{threading.get_ident()}"
             shutil.rmtree(tmp, ignore_errors=True)
