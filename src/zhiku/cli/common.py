@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -108,3 +109,12 @@ def use_lora(path: Optional[Path]) -> None:
         raise InputError(f"--lora {path}: no such adapter file (make one with `zhiku train export`)")
     os.environ["ZHIKU_LLM__LORA"] = str(path.resolve())
     reset_settings()
+
+
+def confirm_delete(what: str, question: str, yes: bool) -> None:
+    """Ask before deleting `what` unless --yes; without a terminal to ask, refuse instead of hanging or guessing."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise InputError(f"refusing to delete {what} without --yes (no terminal to confirm)")
+    typer.confirm(question, abort=True)

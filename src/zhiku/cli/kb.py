@@ -1,14 +1,13 @@
 """`zhiku kb`: create, list, inspect, check, back up, restore and delete knowledge bases."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from zhiku.cli.common import JsonOpt, dump, guarded, kbs, out
-from zhiku.errors import CorruptStoreError, InputError
+from zhiku.cli.common import JsonOpt, confirm_delete, dump, guarded, kbs, out
+from zhiku.errors import CorruptStoreError
 
 app = typer.Typer(help="Create, list, inspect, check, back up, restore and delete knowledge bases.",
                   no_args_is_help=True)
@@ -53,10 +52,7 @@ def kb_delete(name: str, yes: bool = typer.Option(False, "--yes", "-y", help="Do
     """Delete a knowledge base and all its indexes."""
     c = kbs()
     c.get(name)
-    if not yes:
-        if not sys.stdin.isatty():
-            raise InputError(f"refusing to delete knowledge base '{name}' without --yes (no terminal to confirm)")
-        typer.confirm(f"Delete knowledge base '{name}' and all its documents?", abort=True)
+    confirm_delete(f"knowledge base '{name}'", f"Delete knowledge base '{name}' and all its documents?", yes)
     c.delete(name)
     out.print(f"deleted knowledge base '{name}'")
 

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from zhiku.cli.common import JsonOpt, dump, err, guarded, out, settings, stage_progress, task_bars
+from zhiku.cli.common import JsonOpt, confirm_delete, dump, err, guarded, out, settings, stage_progress, task_bars
 from zhiku.errors import EmptyInputError, InputError
 
 app = typer.Typer(help="Writing projects: a manuscript, its long-term memory, and continuation with the LLM.",
@@ -82,10 +82,7 @@ def write_delete(name: str, yes: bool = typer.Option(False, "--yes", "-y", help=
     """Delete a project: its manuscript, memories and index."""
     c = projects()
     c.open(name)
-    if not yes:
-        if not sys.stdin.isatty():
-            raise InputError(f"refusing to delete writing project '{name}' without --yes (no terminal to confirm)")
-        typer.confirm(f"Delete writing project '{name}' with its manuscript and memories?", abort=True)
+    confirm_delete(f"writing project '{name}'", f"Delete writing project '{name}' with its manuscript and memories?", yes)
     c.delete(name)
     out.print(f"deleted writing project '{name}'", markup=False)
 
