@@ -9,6 +9,7 @@ if [ -s "$key" ]; then
   exit 0
 fi
 umask 077
+mkdir -p "$(dirname "$key")"
 zhiku keys create --scope admin --name compose-admin > "$key.tmp"
 mv "$key.tmp" "$key"
 echo "zhiku-init: created an admin key in $key"

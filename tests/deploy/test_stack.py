@@ -5,6 +5,7 @@ sets is a real setting, with a value the settings accept. Renaming a metric or a
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -126,7 +127,8 @@ def test_prometheus_scrapes_zhiku_and_vllm_and_loads_the_rules():
     prom = yaml.safe_load((DEPLOY / "prometheus/prometheus.yml").read_text(encoding="utf-8"))
     jobs = {j["job_name"]: j for j in prom["scrape_configs"]}
     port = int(_env(services["zhiku"])["ZHIKU_SERVER__PORT"])
-    assert jobs["zhiku"]["dns_sd_configs"][0] == {"names": ["zhiku"], "type": "A", "port": port, "refresh_interval": "15s"}
+    sd = jobs["zhiku"]["dns_sd_configs"][0]  # one target per replica, on the port zhiku serves
+    assert (sd["names"], sd["type"], sd["port"]) == (["zhiku"], "A", port)
     assert jobs["vllm"]["static_configs"][0]["targets"] == ["vllm:8000"]
     mounted = {m.split(":")[1]: m.split(":")[0] for m in services["prometheus"]["volumes"] if m.startswith("./")}
     for rule_file in prom["rule_files"]:
@@ -176,7 +178,8 @@ def _exported(text: str) -> tuple[dict[str, set[str]], set[str]]:
 def live_metrics(stack):  # noqa: F811
     """/metrics of a real server after one streamed answer and one search, so its histograms have samples."""
     with httpx.Client(base_url=stack.base, timeout=60) as c:
-        with c.stream("POST", "/api/rag/chat", json={"query": "劳动合同的试用期最长可以约定多久？"}) as r:
+        question = {"query": "劳动合同的试用期最长可以约定多久？"}
+        with c.stream("POST", "/api/rag/chat", json=question) as r:
             assert r.status_code == 200
             assert "event: done" in "\n".join(r.iter_lines())
         assert c.post("/api/search", json={"query": "试用期"}).status_code == 200
@@ -280,7 +283,7 @@ def test_every_zhiku_variable_the_stack_sets_is_a_setting(monkeypatch):
             unknown.append(f"{where}: {var} is not a setting in src/zhiku/config.py")
     assert not unknown, "\n".join(unknown)
     # and the values validate: the zhiku service's environment, as compose would pass it
-    for key in [k for k in __import__("os").environ if k.startswith("ZHIKU_")]:
+    for key in [k for k in os.environ if k.startswith("ZHIKU_")]:
         monkeypatch.delenv(key)
     monkeypatch.chdir(DEPLOY)  # no zhiku.toml here
     for where, var, value in env:
@@ -290,3 +293,39 @@ def test_every_zhiku_variable_the_stack_sets_is_a_setting(monkeypatch):
     assert (s.store.backend, s.llm.backend, s.server.host) == ("milvus", "openai", "0.0.0.0")
     assert s.store.uri == "http://milvus:19530" and s.llm.base_url == "http://vllm:8000/v1"
     assert "zhiku" in s.server.allowed_hosts
+
+
+def test_init_script_makes_one_admin_key_that_lets_the_replicas_bind_all_interfaces(tmp_path, monkeypatch):
+    """zhiku-init.sh, run for real (the `zhiku` it calls is this checkout's CLI): a key file only the owner reads,
+    holding a working admin key, kept on a second run; with it, the compose settings bind 0.0.0.0."""
+    import stat
+    import subprocess
+    import sys
+
+    from zhiku.config import Settings
+    from zhiku.serve.auth import KeyStore
+    from zhiku.serve.launch import bind
+
+    shim = tmp_path / "bin"
+    shim.mkdir()
+    (shim / "zhiku").write_text(f'#!/bin/sh\nexec "{sys.executable}" -m zhiku "$@"\n')
+    (shim / "zhiku").chmod(0o755)
+    home = tmp_path / "data"
+    env = {**os.environ, "PATH": f"{shim}{os.pathsep}{os.environ['PATH']}", "ZHIKU_HOME": str(home)}
+    script = DEPLOY / "zhiku-init.sh"
+    for _ in range(2):
+        done = subprocess.run(["sh", str(script)], env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+    key_file = home / "admin.key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    keys = KeyStore(home)
+    assert len(keys.list()) == 1, "a second run made another key"
+    assert keys.verify(key_file.read_text().strip()).scope == "admin"
+    keys.close()
+
+    compose_env = _env(_compose()["services"]["zhiku"])
+    server = {"host": compose_env["ZHIKU_SERVER__HOST"], "port": compose_env["ZHIKU_SERVER__PORT"]}
+    s = Settings(home=home, server=server)
+    where = bind(s)
+    assert (where.host, where.port, where.notice) == ("0.0.0.0", 8000, "")
+    assert bind(Settings(home=tmp_path / "empty", server={"host": "0.0.0.0"})).host == "127.0.0.1"  # why init exists
