@@ -335,6 +335,8 @@ def main() -> None:
     ap.add_argument("--grad-accum", type=int, default=0, help="0 = train sft's default")
     ap.add_argument("--lr", type=float, default=0.0, help="0 = train sft's default")
     ap.add_argument("--threads", type=int, default=0, help="torch threads for sft (0 = torch's default)")
+    ap.add_argument("--set", dest="sft_set", action="append", default=[],
+                    help="any `train sft` setting as key=value, e.g. top_layers=8 (repeatable)")
     ap.add_argument("--sources", type=int, default=3, help="prepare: sources per sample (gold + distractors)")
     ap.add_argument("--refusal-share", type=float, default=0.2, help="prepare: answerable records turned refusals")
     ap.add_argument("--max-len", type=int, default=1024, help="prepare and sft: tokens per sample")
@@ -398,6 +400,8 @@ def main() -> None:
                     ("--threads", args.threads)):
         if v:
             sft += [flag, f"{v:g}" if isinstance(v, float) else str(v)]
+    for item in args.sft_set:
+        sft += ["--set", item]
     sft_argv = sft + ["--json"]
     sft_stamp = runner.stamp("sft", [sft_argv, {}], ["prepare"])
     if not runner.fresh("sft", sft_stamp, [run / "run.json"]):

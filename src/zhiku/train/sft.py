@@ -194,8 +194,12 @@ def train(cfg: SftConfig, base_dir: Path, run_dir: Path, rows: tuple[list[dict],
         load_kw = {"dtype": torch.bfloat16, "quantization_config": BitsAndBytesConfig(
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16)}
     model = AutoModelForCausalLM.from_pretrained(base_dir, **load_kw)
+    n_layers = model.config.num_hidden_layers
+    if cfg.top_layers > n_layers:
+        raise InputError(f"top_layers = {cfg.top_layers}: {base_dir} has {n_layers} layers")
+    top = list(range(n_layers - cfg.top_layers, n_layers)) if cfg.top_layers > 0 else None
     lora = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-                      target_modules=list(cfg.target_modules), task_type="CAUSAL_LM")
+                      target_modules=list(cfg.target_modules), layers_to_transform=top, task_type="CAUSAL_LM")
     has_val = bool(val_rows)
     args = SFTConfig(
         output_dir=str(run_dir), per_device_train_batch_size=cfg.batch_size, per_device_eval_batch_size=cfg.batch_size,
@@ -205,7 +209,7 @@ def train(cfg: SftConfig, base_dir: Path, run_dir: Path, rows: tuple[list[dict],
         eval_strategy="steps" if has_val else "no", eval_steps=cfg.eval_steps, logging_steps=1,
         include_num_input_tokens_seen="non_padding", use_cpu=not torch.cuda.is_available(),
         report_to=["tensorboard"] if importlib.util.find_spec("tensorboard") else "none",
-        disable_tqdm=True, dataloader_num_workers=0,
+        disable_tqdm=True, dataloader_num_workers=0, gradient_checkpointing=cfg.gradient_checkpointing,
         bf16=cfg.qlora, packing=False)
     stop = {"requested": False}
     created = not run_dir.exists()

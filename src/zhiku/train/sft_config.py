@@ -22,6 +22,9 @@ class SftConfig:
     lora_alpha: int = 32
     lora_dropout: float = 0.05
     target_modules: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
+    # > 0: LoRA on the top N decoder layers only. The backward pass then stops at the lowest adapted layer, which
+    # on a CPU is most of a step's cost (0 = every layer, the usual LoRA)
+    top_layers: int = 0
     lr: float = 2e-4
     epochs: float = 3.0
     batch_size: int = 2
@@ -34,6 +37,9 @@ class SftConfig:
     warmup_ratio: float = 0.03
     seed: int = 0
     threads: int = 0  # torch CPU threads (0 = torch's default)
+    # recompute activations in the backward pass: saves memory on a GPU for a 7B, costs ~1/3 more compute; a 0.5B or
+    # 1.5B fits a CPU box's RAM without it (trl turns it on unless told)
+    gradient_checkpointing: bool = False
     qlora: bool = False  # 4-bit base through bitsandbytes: CUDA only
 
     def to_dict(self) -> dict[str, Any]:
