@@ -145,3 +145,21 @@ def test_one_lora_step_on_the_bundled_model(dataset, tmp_path):
     assert r["steps"] == 1 and r["base"] == str(base) and 0 < r["train_loss"] < 10  # a trained model, not random
     assert json.loads((base / "config.json").read_text())["num_hidden_layers"] == 24
     assert not [p for p in base.parent.iterdir() if p.name.startswith(".")]  # no temp directory left
+
+
+def test_top_layers_adapts_only_the_top_of_the_model(tiny_qwen, dataset, tmp_path):
+    """`top_layers` puts LoRA on the last N layers only (the backward pass stops there); more than the model has
+    is a one-line refusal with nothing written."""
+    from safetensors.torch import load_file
+
+    home, data = dataset
+    common = ["train", "sft", "--base", str(tiny_qwen), "--data", str(data), "--batch-size", "2", "--grad-accum", "1",
+              "--max-len", "64", "--max-steps", "1", "--json"]
+    info = json.loads(zhiku(home, *common, "--out", str(tmp_path / "run"), "--set", "top_layers=1").stdout)
+    assert info["config"]["top_layers"] == 1 and not info["config"]["gradient_checkpointing"]
+    names = load_file(tmp_path / "run" / "adapter" / "adapter_model.safetensors").keys()
+    assert names and all(".layers.1." in k for k in names), sorted(names)
+
+    p = zhiku(home, *common, "--out", str(tmp_path / "too_many"), "--set", "top_layers=3", check=None)
+    assert p.returncode == 2 and "top_layers = 3" in p.stderr and "has 2 layers" in p.stderr, p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1 and not (tmp_path / "too_many").exists()
