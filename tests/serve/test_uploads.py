@@ -151,3 +151,23 @@ def test_long_upload_name_is_accepted(keyless):
         r = _upload(c, "法" * 150 + ".md", SMALL_LAW)
         assert r.status_code == 202, r.text[:300]
         assert wait_job(c, r.json()["id"])["state"] == "done"
+
+
+def test_a_killed_servers_staged_parts_are_swept_at_start(tmp_path):
+    """kill -9 mid-upload skips Staging.discard: the next start removes the stale `.part`, not a fresh one that
+    another worker may be writing."""
+    import os
+    import time
+
+    from zhiku.serve.uploads import STALE_PART_S, Uploads
+
+    folder = tmp_path / "uploads" / "demo"
+    folder.mkdir(parents=True)
+    stale, fresh, kept = folder / ".0123456789ab.part", folder / ".ba9876543210.part", folder / "law.md"
+    for p in (stale, fresh, kept):
+        p.write_text("x")
+    old = time.time() - STALE_PART_S - 60
+    os.utime(stale, (old, old))
+    os.utime(kept, (old, old))
+    assert Uploads(tmp_path / "uploads").swept == 1
+    assert not stale.exists() and fresh.exists() and kept.exists()

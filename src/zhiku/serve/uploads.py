@@ -10,6 +10,7 @@ from __future__ import annotations
 import filecmp
 import os
 import re
+import time
 import unicodedata
 import uuid
 from collections.abc import Iterator
@@ -23,6 +24,9 @@ from zhiku.ingest.loaders import SUPPORTED_SUFFIXES
 _UNSAFE = re.compile(r"[^\w.\-()（）《》]+", re.UNICODE)
 MAX_NAME_BYTES = 200  # NAME_MAX is 255 bytes; room for the temporary name's prefix and suffix
 PUBLIC_ROOT = "uploads"  # what document ids and sources of uploads start with instead of the server's path
+# A staged file lives for the seconds its request takes; one this old was left by a killed server. The margin
+# keeps a sweep at start-up from touching another worker's upload in progress.
+STALE_PART_S = 3600
 
 
 class UploadExistsError(ZhikuError):
@@ -50,9 +54,23 @@ def check_supported(name: str) -> None:
         )
 
 
+def sweep_stale_parts(root: Path, older_than_s: float = STALE_PART_S) -> int:
+    """Remove staged `.part` files a killed server left behind (kill -9 skips `Staging.discard`)."""
+    cutoff, n = time.time() - older_than_s, 0
+    for part in root.glob("*/.*.part"):
+        try:
+            if part.stat().st_mtime < cutoff:
+                part.unlink()
+                n += 1
+        except FileNotFoundError:  # another worker's sweep got there first
+            pass
+    return n
+
+
 class Uploads:
     def __init__(self, root: Path):
         self.root = root
+        self.swept = sweep_stale_parts(root)
 
     def folder(self, kb: str) -> Path:
         d = self.root / kb
